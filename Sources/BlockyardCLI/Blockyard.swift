@@ -1,0 +1,27 @@
+import ArgumentParser
+import Logging
+
+@main
+struct Blockyard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blockyard",
+        abstract: "Read, verify and inspect Thanos/Prometheus TSDB blocks, locally or in object storage.",
+        discussion: """
+            Exit status: 0 success; 1 verify found problems; 2 a block or file is unreadable \
+            (corrupt, truncated, unsupported); 3 storage or I/O failure; 64 usage error.
+            """,
+        version: BlockyardVersion.string,
+        subcommands: [BlockCommand.self, Inspect.self, Verify.self, Version.self]
+    )
+}
+
+enum BlockyardVersion {
+    static let string = "0.1.0"
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version and build facts.")
+    func run() {
+        print("blockyard \(BlockyardVersion.string)")
+    }
+}

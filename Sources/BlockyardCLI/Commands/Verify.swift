@@ -1,0 +1,54 @@
+import ArgumentParser
+import BlockOps
+import Foundation
+import TSDB
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check blocks: every section and chunk CRC, ordering, placement and meta.json stats.",
+        discussion: """
+            PATH is a block directory or a directory of blocks. Exit status: 0 clean, 1 findings, \
+            2/3 when PATH cannot be read at all.
+            """
+    )
+
+    @Argument(help: "A block directory, or a directory holding block directories.")
+    var path: String
+
+    @Option(name: .customLong("id"), help: "Only these blocks (repeatable).")
+    var ids: [String] = []
+
+    @Option(name: [.short, .long], help: "Output format: text or json (one record per finding).")
+    var output: String = "text"
+
+    func validate() throws {
+        guard ["text", "json"].contains(output) else { throw ValidationError("--output must be text or json") }
+        for id in ids where ULID(id) == nil { throw ValidationError("--id \(id) is not a ULID") }
+    }
+
+    func run() async throws {
+        let findings: [Finding] = try await withExitCodes {
+            var dirs = try Block.directories(at: path)
+            if !ids.isEmpty { dirs = dirs.filter { d in ids.contains { d.hasSuffix("/" + $0) } } }
+            // Blocks are independent: verify them in parallel, report in ULID order.
+            return try await withThrowingTaskGroup(of: (Int, [Finding]).self) { g in
+                for (i, d) in dirs.enumerated() { g.addTask { (i, BlockVerifier().verify(directory: d)) } }
+                var all = [[Finding]](repeating: [], count: dirs.count)
+                for try await (i, f) in g { all[i] = f }
+                let out = OutputSink()
+                if output == "text" {
+                    for (i, d) in dirs.enumerated() {
+                        let name = (d as NSString).lastPathComponent
+                        try out.write(all[i].isEmpty ? "\(name): ok\n" : "\(name): \(all[i].count) finding(s)\n")
+                        for f in all[i] { try out.write("  \(f.kind.rawValue): \(f.file)\(f.offset.map { "@\($0)" } ?? "")\(f.series.map { " " + $0 } ?? ""): \(f.detail)\n") }
+                    }
+                } else {
+                    for f in all.joined() { try out.write(f.json.serialized(indent: nil) + "\n") }
+                }
+                try out.flush()
+                return Array(all.joined())
+            }
+        }
+        if !findings.isEmpty { throw ExitCode(Exit.findings) }
+    }
+}

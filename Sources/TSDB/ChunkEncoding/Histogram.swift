@@ -1,0 +1,406 @@
+// Native histogram values as the histogram chunks (encodings 2 and 3) carry them, modelled on
+// Prometheus `model/histogram`. Only what a reader needs: the fields, `toFloat()`, and a
+// `description` in the format of Go's `String()`.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A run of consecutive buckets. `offset` is the gap in bucket indexes to the previous span
+/// (for the first span: the index of its first bucket), `length` the number of buckets.
+public struct HistogramSpan: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var offset: Int32
+    public var length: UInt32
+
+    public init(offset: Int32, length: UInt32) {
+        self.offset = offset
+        self.length = length
+    }
+
+    public var description: String { "{\(offset),\(length)}" }
+}
+
+/// What a histogram says about a counter reset relative to the previous sample
+/// (Go `histogram.CounterResetHint`, same raw values).
+public enum HistogramCounterResetHint: UInt8, Sendable, Equatable, Hashable {
+    /// It is not known whether a reset happened.
+    case unknown = 0
+    /// This is the first histogram after a counter reset.
+    case counterReset = 1
+    /// There was no counter reset since the previous histogram.
+    case notCounterReset = 2
+    /// A gauge histogram: counter resets do not apply.
+    case gauge = 3
+}
+
+/// Schema of native histograms with custom bucket bounds (NHCB).
+public let histogramCustomBucketsSchema: Int32 = -53
+
+/// An integer native histogram. Buckets are delta coded as in Go: the first bucket of each
+/// side is an absolute count, every later one the difference to its predecessor.
+public struct Histogram: Sendable, Equatable, CustomStringConvertible {
+    public typealias CounterResetHint = HistogramCounterResetHint
+
+    public var counterResetHint: CounterResetHint
+    public var schema: Int32
+    public var zeroThreshold: Double
+    public var zeroCount: UInt64
+    public var count: UInt64
+    public var sum: Double
+    public var positiveSpans: [HistogramSpan]
+    public var negativeSpans: [HistogramSpan]
+    public var positiveBuckets: [Int64]
+    public var negativeBuckets: [Int64]
+    /// Bucket upper bounds when `schema == -53` (custom buckets); empty otherwise.
+    public var customValues: [Double]
+
+    public init(
+        counterResetHint: CounterResetHint = .unknown, schema: Int32 = 0, zeroThreshold: Double = 0,
+        zeroCount: UInt64 = 0, count: UInt64 = 0, sum: Double = 0,
+        positiveSpans: [HistogramSpan] = [], negativeSpans: [HistogramSpan] = [],
+        positiveBuckets: [Int64] = [], negativeBuckets: [Int64] = [], customValues: [Double] = []
+    ) {
+        self.counterResetHint = counterResetHint
+        self.schema = schema
+        self.zeroThreshold = zeroThreshold
+        self.zeroCount = zeroCount
+        self.count = count
+        self.sum = sum
+        self.positiveSpans = positiveSpans
+        self.negativeSpans = negativeSpans
+        self.positiveBuckets = positiveBuckets
+        self.negativeBuckets = negativeBuckets
+        self.customValues = customValues
+    }
+
+    /// Whether the buckets use custom bounds (`customValues`) rather than an exponential schema.
+    public var usesCustomBuckets: Bool { schema == histogramCustomBucketsSchema }
+
+    /// True when the sum is the staleness marker (the other fields are then meaningless).
+    public var isStale: Bool { sum.bitPattern == staleNaNBits }
+
+    /// Field-by-field equality, comparing `sum` by bit pattern so that NaN and stale markers
+    /// compare equal to themselves (like Go's `Histogram.Equals`, but not ignoring the hint
+    /// and not normalising spans).
+    public static func == (a: Histogram, b: Histogram) -> Bool {
+        a.counterResetHint == b.counterResetHint && a.schema == b.schema
+            && a.zeroThreshold == b.zeroThreshold && a.zeroCount == b.zeroCount
+            && a.count == b.count && a.sum.bitPattern == b.sum.bitPattern
+            && a.positiveSpans == b.positiveSpans && a.negativeSpans == b.negativeSpans
+            && a.positiveBuckets == b.positiveBuckets && a.negativeBuckets == b.negativeBuckets
+            && sameBits(a.customValues, b.customValues)
+    }
+
+    /// The float histogram with the same content (Go `Histogram.ToFloat`): absolute bucket
+    /// counts accumulated in floating point; custom-bucket histograms drop the zero bucket
+    /// and the negative side.
+    public func toFloat() -> FloatHistogram {
+        var fh = FloatHistogram(
+            counterResetHint: counterResetHint, schema: schema, zeroThreshold: zeroThreshold,
+            zeroCount: Double(zeroCount), count: Double(count), sum: sum,
+            positiveSpans: positiveSpans, negativeSpans: negativeSpans,
+            positiveBuckets: absoluteCounts(positiveBuckets), negativeBuckets: absoluteCounts(negativeBuckets),
+            customValues: [])
+        if usesCustomBuckets {
+            fh.zeroThreshold = 0
+            fh.zeroCount = 0
+            fh.negativeSpans = []
+            fh.negativeBuckets = []
+            fh.customValues = customValues
+        }
+        return fh
+    }
+
+    /// Go's `Histogram.String()`: `{count:N, sum:S, <buckets>}` listing the non-empty
+    /// buckets from the most negative to the most positive, e.g. `[-1,-0.5):2`.
+    public var description: String {
+        var s = "{count:\(count), sum:\(goFormatFloat(sum))"
+        var negative: [String] = []
+        forEachBucket(spans: negativeSpans, count: negativeBuckets.count, combine: { $0 &+ $1 }) { i in
+            negativeBuckets[i]
+        } body: { idx, c in
+            if c != 0 {
+                negative.append(bucketString(idx, positive: false, count: String(UInt64(bitPattern: c))))
+            }
+        }
+        for b in negative.reversed() { s += ", " + b }
+        if zeroCount != 0 {
+            s += ", [\(goFormatFloat(-zeroThreshold)),\(goFormatFloat(zeroThreshold))]:\(zeroCount)"
+        }
+        forEachBucket(spans: positiveSpans, count: positiveBuckets.count, combine: { $0 &+ $1 }) { i in
+            positiveBuckets[i]
+        } body: { idx, c in
+            if c != 0 {
+                s += ", " + bucketString(idx, positive: true, count: String(UInt64(bitPattern: c)))
+            }
+        }
+        return s + "}"
+    }
+
+    func bucketString(_ idx: Int32, positive: Bool, count: String) -> String {
+        formatBucket(idx, positive: positive, schema: schema, customValues: customValues, count: count)
+    }
+}
+
+/// A float native histogram: counts are `Double` and buckets are absolute.
+public struct FloatHistogram: Sendable, Equatable, CustomStringConvertible {
+    public typealias CounterResetHint = HistogramCounterResetHint
+
+    public var counterResetHint: CounterResetHint
+    public var schema: Int32
+    public var zeroThreshold: Double
+    public var zeroCount: Double
+    public var count: Double
+    public var sum: Double
+    public var positiveSpans: [HistogramSpan]
+    public var negativeSpans: [HistogramSpan]
+    public var positiveBuckets: [Double]
+    public var negativeBuckets: [Double]
+    public var customValues: [Double]
+
+    public init(
+        counterResetHint: CounterResetHint = .unknown, schema: Int32 = 0, zeroThreshold: Double = 0,
+        zeroCount: Double = 0, count: Double = 0, sum: Double = 0,
+        positiveSpans: [HistogramSpan] = [], negativeSpans: [HistogramSpan] = [],
+        positiveBuckets: [Double] = [], negativeBuckets: [Double] = [], customValues: [Double] = []
+    ) {
+        self.counterResetHint = counterResetHint
+        self.schema = schema
+        self.zeroThreshold = zeroThreshold
+        self.zeroCount = zeroCount
+        self.count = count
+        self.sum = sum
+        self.positiveSpans = positiveSpans
+        self.negativeSpans = negativeSpans
+        self.positiveBuckets = positiveBuckets
+        self.negativeBuckets = negativeBuckets
+        self.customValues = customValues
+    }
+
+    public var usesCustomBuckets: Bool { schema == histogramCustomBucketsSchema }
+
+    public var isStale: Bool { sum.bitPattern == staleNaNBits }
+
+    /// Field-by-field equality with counts, sum and buckets compared by bit pattern (data
+    /// equality, as in Go's `FloatHistogram.Equals`); the zero threshold compares with `==`.
+    public static func == (a: FloatHistogram, b: FloatHistogram) -> Bool {
+        a.counterResetHint == b.counterResetHint && a.schema == b.schema
+            && a.zeroThreshold == b.zeroThreshold
+            && a.zeroCount.bitPattern == b.zeroCount.bitPattern
+            && a.count.bitPattern == b.count.bitPattern && a.sum.bitPattern == b.sum.bitPattern
+            && a.positiveSpans == b.positiveSpans && a.negativeSpans == b.negativeSpans
+            && sameBits(a.positiveBuckets, b.positiveBuckets)
+            && sameBits(a.negativeBuckets, b.negativeBuckets)
+            && sameBits(a.customValues, b.customValues)
+    }
+
+    /// Go's `FloatHistogram.String()`.
+    public var description: String {
+        var s = "{count:\(goFormatFloat(count)), sum:\(goFormatFloat(sum))"
+        var negative: [String] = []
+        forEachBucket(spans: negativeSpans, count: negativeBuckets.count, combine: { $1 }) { i in
+            negativeBuckets[i]
+        } body: { idx, c in
+            if c != 0 {
+                negative.append(formatBucket(idx, positive: false, schema: schema,
+                                             customValues: customValues, count: goFormatFloat(c)))
+            }
+        }
+        for b in negative.reversed() { s += ", " + b }
+        if zeroCount != 0 {
+            s += ", [\(goFormatFloat(-zeroThreshold)),\(goFormatFloat(zeroThreshold))]:\(goFormatFloat(zeroCount))"
+        }
+        forEachBucket(spans: positiveSpans, count: positiveBuckets.count, combine: { $1 }) { i in
+            positiveBuckets[i]
+        } body: { idx, c in
+            if c != 0 {
+                s += ", " + formatBucket(idx, positive: true, schema: schema,
+                                         customValues: customValues, count: goFormatFloat(c))
+            }
+        }
+        return s + "}"
+    }
+}
+
+// MARK: - Helpers
+
+/// Bit pattern of the Prometheus staleness marker.
+public let staleNaNBits: UInt64 = 0x7ff0_0000_0000_0002
+
+@usableFromInline
+func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+}
+
+/// Accumulates delta-coded integer buckets into absolute float counts, in floating point
+/// like Go does.
+func absoluteCounts(_ deltas: [Int64]) -> [Double] {
+    var out: [Double] = []
+    out.reserveCapacity(deltas.count)
+    var current = 0.0
+    for d in deltas {
+        current += Double(d)
+        out.append(current)
+    }
+    return out
+}
+
+/// Walks the buckets described by `spans`, calling `body` with each bucket's index and count.
+/// `combine(previous, value)` yields the bucket's count: a wrapping sum for delta-coded
+/// integer buckets, the value itself for absolute float buckets. Stops early
+/// when there are fewer bucket values than spans describe, like Go's iterators.
+func forEachBucket<C: AdditiveArithmetic>(
+    spans: [HistogramSpan], count: Int, combine: (C, C) -> C,
+    value: (Int) -> C, body: (Int32, C) -> Void
+) {
+    var bucket = 0
+    var idx: Int32 = 0
+    var current = C.zero
+    for (n, span) in spans.enumerated() {
+        // The first span's offset is absolute; later offsets are gaps after the previous
+        // bucket. Wrapping arithmetic: corrupt spans must not trap.
+        idx = n == 0 ? span.offset &- 1 : idx &+ span.offset
+        var i: UInt32 = 0
+        while i < span.length {
+            if bucket >= count { return }
+            idx = idx &+ 1
+            current = combine(current, value(bucket))
+            body(idx, current)
+            bucket += 1
+            i += 1
+        }
+    }
+}
+
+func formatBucket(_ idx: Int32, positive: Bool, schema: Int32, customValues: [Double], count: String) -> String {
+    let lower: Double
+    let upper: Double
+    if positive {
+        upper = histogramBucketBound(idx, schema: schema, customValues: customValues)
+        lower = histogramBucketBound(idx &- 1, schema: schema, customValues: customValues)
+    } else {
+        lower = -histogramBucketBound(idx, schema: schema, customValues: customValues)
+        upper = -histogramBucketBound(idx &- 1, schema: schema, customValues: customValues)
+    }
+    let lowerInclusive: Bool
+    let upperInclusive: Bool
+    if schema == histogramCustomBucketsSchema {
+        lowerInclusive = idx == 0
+        upperInclusive = true
+    } else {
+        lowerInclusive = lower < 0
+        upperInclusive = upper > 0
+    }
+    return (lowerInclusive ? "[" : "(") + goFormatFloat(lower) + "," + goFormatFloat(upper)
+        + (upperInclusive ? "]" : ")") + ":" + count
+}
+
+/// The upper bound of bucket `idx` (Go `getBound`).
+///
+/// Custom buckets: `customValues[idx]`, `+Inf` for `idx == customValues.count`, `-Inf` for
+/// -1, and NaN for any other index (Go panics there). Exponential schemas: `2^(idx / 2^schema)`;
+/// the bound that would round to `+Inf` is `Double.greatestFiniteMagnitude`, as in Go.
+///
+/// For `schema > 0` the fractional powers of two are computed with `exp2`, whereas Go reads
+/// them from a precomputed table whose entries are often one unit in the last place below
+/// the correctly rounded value (e.g. Go's `2^-0.5` is 0.7071067811865475, `exp2` gives
+/// 0.7071067811865476). Bounds at integer powers of two, and every bound for `schema <= 0`,
+/// are exact and identical to Go's.
+public func histogramBucketBound(_ idx: Int32, schema: Int32, customValues: [Double]) -> Double {
+    if schema == histogramCustomBucketsSchema {
+        let n = customValues.count
+        let i = Int(idx)
+        if i == n { return .infinity }
+        if i == -1 { return -.infinity }
+        if i < -1 || i > n { return .nan }
+        return customValues[i]
+    }
+    if schema < 0 {
+        let shift = min(Int(-Int64(schema)), 40)
+        let exp = Int(idx) << shift
+        if exp == 1024 { return .greatestFiniteMagnitude }
+        return ldexpSafe(exp)
+    }
+    if schema > 52 { return .nan }
+    let s = Int(schema)
+    let fracIdx = Int(idx) & ((1 << s) - 1)
+    let exp = (Int(idx) >> s) + 1
+    if fracIdx == 0 && exp == 1025 { return .greatestFiniteMagnitude }
+    let frac = fracIdx == 0 ? 0.5 : exp2(Double(fracIdx) / Double(1 << s)) / 2
+    return frac * ldexpSafe(exp)
+}
+
+/// 2^exp, saturating to +Inf / 0 (with gradual underflow) like Go's `math.Ldexp(1, exp)`.
+func ldexpSafe(_ exp: Int) -> Double {
+    if exp > 1023 { return .infinity }
+    if exp < -1074 { return 0 }
+    if exp >= -1022 { return Double(sign: .plus, exponentBitPattern: UInt(exp + 1023), significandBitPattern: 0) }
+    return Double(sign: .plus, exponentBitPattern: 0, significandBitPattern: UInt64(1) << UInt64(exp + 1074))
+}
+
+/// Formats a float like Go's `fmt` verbs `%g` / `%v` for float64: the shortest digits that
+/// round-trip, in exponent form when the decimal exponent is below -4 or at least 6
+/// (`0.25`, `100000`, `1e+06`, `1.5e-05`, `+Inf`, `-Inf`, `NaN`, `-0`).
+///
+/// The digits come from Swift's `description`, which like Go's `strconv` yields the
+/// shortest digit string that round-trips (closest to the exact value on ties).
+public func goFormatFloat(_ v: Double) -> String {
+    if v.isNaN { return "NaN" }
+    if v.isInfinite { return v < 0 ? "-Inf" : "+Inf" }
+    let negative = v.sign == .minus
+    // Decompose Swift's shortest representation into digits and a decimal point position:
+    // value = 0.d1d2d3... × 10^point.
+    var text = Substring(v.magnitude.description)
+    var exp10 = 0
+    if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+        exp10 = Int(text[text.index(after: e)...]) ?? 0
+        text = text[..<e]
+    }
+    var digits: [UInt8] = []
+    var point = 0
+    var seenPoint = false
+    for ch in text.utf8 {
+        if ch == UInt8(ascii: ".") { seenPoint = true; continue }
+        digits.append(ch)
+        if !seenPoint { point += 1 }
+    }
+    point += exp10
+    while let f = digits.first, f == UInt8(ascii: "0") {
+        digits.removeFirst()
+        point -= 1
+    }
+    while let l = digits.last, l == UInt8(ascii: "0") { digits.removeLast() }
+    var out = negative ? "-" : ""
+    if digits.isEmpty { return out + "0" }
+
+    let exp = point - 1
+    if exp < -4 || exp >= 6 {
+        // %e with the shortest digits: d.ddde±XX (at least two exponent digits).
+        out.unicodeScalars.append(Unicode.Scalar(digits[0]))
+        if digits.count > 1 {
+            out += "."
+            for d in digits.dropFirst() { out.unicodeScalars.append(Unicode.Scalar(d)) }
+        }
+        out += exp < 0 ? "e-" : "e+"
+        let a = exp.magnitude
+        if a < 10 { out += "0" }
+        out += String(a)
+        return out
+    }
+    // %f with just enough fraction digits.
+    if point <= 0 {
+        out += "0."
+        out += String(repeating: "0", count: -point)
+        for d in digits { out.unicodeScalars.append(Unicode.Scalar(d)) }
+        return out
+    }
+    for i in 0..<max(point, digits.count) {
+        if i == point { out += "." }
+        out.unicodeScalars.append(Unicode.Scalar(i < digits.count ? digits[i] : UInt8(ascii: "0")))
+    }
+    return out
+}

@@ -1,0 +1,53 @@
+/// The encoding byte in front of every chunk.
+public struct ChunkEncoding: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let none = ChunkEncoding(rawValue: 0)
+    public static let xor = ChunkEncoding(rawValue: 1)
+    public static let histogram = ChunkEncoding(rawValue: 2)
+    public static let floatHistogram = ChunkEncoding(rawValue: 3)
+    public static let xor2 = ChunkEncoding(rawValue: 4)
+    /// Thanos downsampled aggregate (count, sum, min, max, counter).
+    public static let thanosAggregate = ChunkEncoding(rawValue: 0xFF)
+
+    public var isKnown: Bool {
+        [ChunkEncoding.xor, .histogram, .floatHistogram, .thanosAggregate].contains(self)
+    }
+
+    public var description: String {
+        switch self {
+        case .none: "none"
+        case .xor: "XOR"
+        case .histogram: "histogram"
+        case .floatHistogram: "floathistogram"
+        case .xor2: "XOR2"
+        case .thanosAggregate: "aggregate"
+        default: "unknown(\(rawValue))"
+        }
+    }
+}
+
+/// A chunk's location: segment index (0-based position among the numbered files) in the
+/// high 32 bits, byte offset in that file in the low 32.
+public struct ChunkRef: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var rawValue: UInt64
+    public init(_ raw: UInt64) { rawValue = raw }
+    public init(segment: Int, offset: Int) { rawValue = UInt64(segment) << 32 | UInt64(UInt32(truncatingIfNeeded: offset)) }
+    public var segment: Int { Int(rawValue >> 32) }
+    public var offset: Int { Int(rawValue & 0xFFFF_FFFF) }
+    public static func < (a: ChunkRef, b: ChunkRef) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "\(segment):\(offset)" }
+}
+
+/// What the index says about one chunk of a series.
+public struct ChunkMeta: Hashable, Sendable {
+    public var minTime: Int64
+    public var maxTime: Int64
+    public var ref: ChunkRef
+    public init(minTime: Int64, maxTime: Int64, ref: ChunkRef) {
+        self.minTime = minTime
+        self.maxTime = maxTime
+        self.ref = ref
+    }
+}

@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Immutable bytes that a reader decodes from: a memory-mapped file, or a heap buffer
+/// (a ranged read of a remote blob, a test vector).
+///
+/// Readers keep the storage alive for as long as they hand out views of it, so the raw
+/// pointer never outlives its owner. Offsets are `Int` (64-bit), so an index of more
+/// than 4 GiB is addressable.
+public final class ByteStorage: @unchecked Sendable {
+    /// The bytes. Valid for the lifetime of this object.
+    package let raw: UnsafeRawBufferPointer
+    /// A human name used in errors: usually the path of the file.
+    public let name: String
+    private let release: Release
+
+    private enum Release {
+        case none
+        case munmap
+        case free
+    }
+
+    /// Copies `bytes` into a storage of its own.
+    public init<C: Collection>(copying bytes: C, name: String = "<memory>") where C.Element == UInt8 {
+        let n = bytes.count
+        let p = UnsafeMutableRawBufferPointer.allocate(byteCount: max(n, 1), alignment: 16)
+        _ = UnsafeMutableRawBufferPointer(rebasing: p[0..<n]).initializeMemory(as: UInt8.self, from: bytes)
+        raw = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(p)[0..<n])
+        self.name = name
+        release = .free
+    }
+
+    private init(raw: UnsafeRawBufferPointer, name: String, release: Release) {
+        self.raw = raw
+        self.name = name
+        self.release = release
+    }
+
+    /// Maps a whole file read-only. An empty file gives empty storage.
+    public static func map(path: String) throws(TSDBError) -> ByteStorage {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw TSDBError(.io, file: path, offset: 0, "open: \(errnoText())") }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw TSDBError(.io, file: path, offset: 0, "stat: \(errnoText())") }
+        if (st.st_mode & S_IFMT) != S_IFREG {
+            throw TSDBError(.io, file: path, offset: 0, "not a regular file")
+        }
+        let size = Int(st.st_size)
+        if size == 0 {
+            return ByteStorage(raw: UnsafeRawBufferPointer(start: nil, count: 0), name: path, release: .none)
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw TSDBError(.io, file: path, offset: 0, "mmap: \(errnoText())")
+        }
+        return ByteStorage(raw: UnsafeRawBufferPointer(start: p, count: size), name: path, release: .munmap)
+    }
+
+    deinit {
+        switch release {
+        case .none: break
+        case .munmap: munmap(UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count)
+        case .free: raw.baseAddress.map { UnsafeMutableRawPointer(mutating: $0).deallocate() }
+        }
+    }
+
+    public var count: Int { raw.count }
+
+    /// Calls `body` with the bytes in `range`; the pointer must not escape `body`.
+    public func withBytes<R, E: Error>(
+        _ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws(E) -> R
+    ) throws(E) -> R {
+        precondition(range.lowerBound >= 0 && range.upperBound <= raw.count, "range outside storage")
+        return try body(UnsafeRawBufferPointer(rebasing: raw[range]))
+    }
+
+    /// A copy of the bytes in `range` (checked; an out-of-range request is an error, not a trap).
+    public func bytes(_ range: Range<Int>) throws(TSDBError) -> [UInt8] {
+        guard range.lowerBound >= 0, range.upperBound <= raw.count else {
+            throw TSDBError(.truncated, file: name, offset: range.lowerBound,
+                            "need bytes \(range.lowerBound)..<\(range.upperBound), file has \(raw.count)")
+        }
+        return Array(raw[range])
+    }
+}
+
+func errnoText() -> String {
+    String(cString: strerror(errno))
+}

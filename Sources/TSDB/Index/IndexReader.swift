@@ -1,0 +1,328 @@
+/// A series' reference as postings lists store it: in v2 the series entry's offset / 16,
+/// in v1 its byte offset.
+public typealias SeriesRef = UInt64
+
+/// A label pair of symbol references, as stored in a series entry.
+public struct LabelRef: Hashable, Sendable {
+    public var name: UInt32
+    public var value: UInt32
+    public init(name: UInt32, value: UInt32) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Reads a block index (format v2; v1 read-only). Immutable after `init`, so one reader
+/// serves many tasks at once.
+///
+/// Sections are CRC-checked when they are first parsed (symbols, postings offset table at
+/// open; each series entry and postings list when read).
+public final class IndexReader: @unchecked Sendable {
+    public static let magic: UInt32 = 0xBAAA_D700
+    public static let headerSize = 5
+
+    public let storage: ByteStorage
+    public let version: Int
+    public let toc: TOC
+    /// Byte range of the series section.
+    public let seriesRange: Range<Int>
+    let symbols: SymbolTable
+    let postingsTable: PostingsOffsetTable
+
+    public var name: String { storage.name }
+
+    public convenience init(path: String) throws(TSDBError) {
+        try self.init(storage: ByteStorage.map(path: path))
+    }
+
+    public init(storage: ByteStorage) throws(TSDBError) {
+        self.storage = storage
+        let b = storage.raw
+        let file = storage.name
+        do throws(TSDBError) {
+            guard b.count >= Self.headerSize else {
+                throw TSDBError(.truncated, section: "header", offset: 0, "index of \(b.count) bytes has no header")
+            }
+            let magic = UInt32(bigEndian: b.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+            guard magic == Self.magic else {
+                throw TSDBError(.corrupt, section: "header", offset: 0,
+                                "bad magic \(hex32(magic)), want \(hex32(Self.magic))")
+            }
+            let v = Int(b[4])
+            guard (1...3).contains(v) else {
+                throw TSDBError(.unsupported, section: "header", offset: 4, "index format version \(v)")
+            }
+            version = v
+            do throws(TSDBError) {
+                toc = try TOC(indexBytes: b)
+            } catch {
+                throw error.located(file: file, section: "TOC")
+            }
+            let seriesEnd: UInt64
+            if toc.hasLabelIndices, toc.labelIndices > toc.series {
+                seriesEnd = toc.labelIndices
+            } else if toc.labelIndices > toc.series, toc.labelIndices <= toc.postings {
+                seriesEnd = toc.labelIndices
+            } else {
+                seriesEnd = toc.postings
+            }
+            guard toc.series <= seriesEnd else {
+                throw TSDBError(.corrupt, section: "TOC", offset: b.count - TOC.size,
+                                "series section starts at \(toc.series) after its end \(seriesEnd)")
+            }
+            seriesRange = Int(toc.series)..<Int(seriesEnd)
+            do throws(TSDBError) {
+                symbols = try SymbolTable(b, at: Int(toc.symbols), version: v)
+            } catch {
+                throw error.located(file: file, section: "symbols")
+            }
+            do throws(TSDBError) {
+                postingsTable = try PostingsOffsetTable(b, at: Int(toc.postingsTable), sorted: v >= 2)
+            } catch {
+                throw error.located(file: file, section: "postings offset table")
+            }
+        } catch {
+            throw error.located(file: file, section: "index")
+        }
+    }
+
+    // MARK: Symbols
+
+    public var symbolCount: Int { symbols.count }
+
+    /// The symbol a label reference points at.
+    public func symbol(_ ref: UInt32) throws(TSDBError) -> String {
+        let r = try symbols.range(of: ref, in: storage.raw)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: storage.raw[r]), as: UTF8.self)
+    }
+
+    /// Byte range of a symbol in `storage`.
+    package func symbolRange(_ ref: UInt32) throws(TSDBError) -> Range<Int> {
+        do throws(TSDBError) {
+            return try symbols.range(of: ref, in: storage.raw)
+        } catch {
+            throw error.located(file: name, section: "symbols")
+        }
+    }
+
+    /// Every symbol in table order (byte-wise sorted in a valid index).
+    public func allSymbols() throws(TSDBError) -> [String] {
+        var out: [String] = []
+        out.reserveCapacity(symbols.count)
+        for i in 0..<symbols.count {
+            let r = symbols.rangeAt(index: i, in: storage.raw)
+            out.append(String(decoding: UnsafeRawBufferPointer(rebasing: storage.raw[r]), as: UTF8.self))
+        }
+        return out
+    }
+
+    // MARK: Series
+
+    /// Byte offset of a series entry for a ref taken from a postings list.
+    @inlinable
+    public func seriesOffset(_ ref: SeriesRef) -> Int {
+        version >= 2 ? Int(truncatingIfNeeded: ref &* 16) : Int(truncatingIfNeeded: ref)
+    }
+
+    /// Decodes a series entry into the caller's buffers (cleared first), checking its CRC.
+    public func series(
+        _ ref: SeriesRef, labels: inout [LabelRef], chunks: inout [ChunkMeta]
+    ) throws(TSDBError) {
+        labels.removeAll(keepingCapacity: true)
+        chunks.removeAll(keepingCapacity: true)
+        let off = seriesOffset(ref)
+        guard ref < UInt64(Int.max / 16), seriesRange.contains(off) else {
+            throw TSDBError(.corrupt, file: name, section: "series", offset: off,
+                            "series ref \(ref) points outside the series section \(seriesRange)")
+        }
+        let b = storage.raw
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: b[..<seriesRange.upperBound]), position: off)
+        do throws(TSDBError) {
+            let len = try r.readLength("series entry")
+            let bodyStart = r.position
+            try CRC32C.verify(b, bodyStart..<(bodyStart + len), crcAt: bodyStart + len, origin: 0)
+            var e = ByteReader(UnsafeRawBufferPointer(rebasing: b[..<(bodyStart + len)]), position: bodyStart)
+            let nl = try e.readUvarint()
+            guard nl <= UInt64(e.remaining / 2) else {
+                throw TSDBError(.corrupt, offset: bodyStart, "series claims \(nl) labels in \(len) bytes")
+            }
+            for _ in 0..<Int(nl) {
+                let n = try e.readUvarint32()
+                let v = try e.readUvarint32()
+                labels.append(LabelRef(name: n, value: v))
+            }
+            let nc = try e.readUvarint()
+            guard nc <= UInt64(e.remaining / 3) else {
+                throw TSDBError(.corrupt, offset: e.position, "series claims \(nc) chunks in \(e.remaining) bytes")
+            }
+            if nc > 0 {
+                var mint = try e.readVarint()
+                var maxt = mint &+ Int64(bitPattern: try e.readUvarint())
+                var cref = try e.readUvarint()
+                chunks.append(ChunkMeta(minTime: mint, maxTime: maxt, ref: ChunkRef(cref)))
+                for _ in 1..<Int(nc) {
+                    mint = maxt &+ Int64(bitPattern: try e.readUvarint())
+                    maxt = mint &+ Int64(bitPattern: try e.readUvarint())
+                    cref = UInt64(bitPattern: Int64(bitPattern: cref) &+ (try e.readVarint()))
+                    chunks.append(ChunkMeta(minTime: mint, maxTime: maxt, ref: ChunkRef(cref)))
+                }
+            }
+        } catch {
+            throw error.located(file: name, section: "series \(ref)")
+        }
+    }
+
+    /// Decodes a series' labels as strings.
+    public func seriesLabels(_ ref: SeriesRef) throws(TSDBError) -> (Labels, [ChunkMeta]) {
+        var lr: [LabelRef] = []
+        var cm: [ChunkMeta] = []
+        try series(ref, labels: &lr, chunks: &cm)
+        return (try labels(lr), cm)
+    }
+
+    public func labels(_ refs: [LabelRef]) throws(TSDBError) -> Labels {
+        var out: [Label] = []
+        out.reserveCapacity(refs.count)
+        for l in refs {
+            out.append(Label(name: try symbol(l.name), value: try symbol(l.value)))
+        }
+        return Labels(sortedUnchecked: out)
+    }
+
+    // MARK: Postings
+
+    /// Label names that have postings, byte-wise sorted (the all-postings key excluded).
+    public var labelNames: [String] { postingsTable.names.filter { !$0.isEmpty } }
+
+    /// The values of a label name, byte-wise sorted.
+    public func labelValues(_ name: String) throws(TSDBError) -> [String] {
+        guard let r = postingsTable.entries(for: name) else { return [] }
+        var out: [String] = []
+        out.reserveCapacity(r.count)
+        for i in r {
+            out.append(postingsTable.value(at: i, in: storage.raw))
+        }
+        return out
+    }
+
+    /// Number of distinct values and their summed byte length, without making strings.
+    public func labelValueStats(_ name: String) -> (count: Int, bytes: Int) {
+        guard let r = postingsTable.entries(for: name) else { return (0, 0) }
+        var total = 0
+        for i in r { total += postingsTable.valueRange(at: i, in: storage.raw).count }
+        return (r.count, total)
+    }
+
+    /// Index range into the postings offset table for `name` (for callers that walk values).
+    package func postingsEntries(for name: String) -> Range<Int>? { postingsTable.entries(for: name) }
+    package func postingsValueRange(at i: Int) -> Range<Int> { postingsTable.valueRange(at: i, in: storage.raw) }
+    package func postingsListOffset(at i: Int) -> Int { Int(postingsTable.offsets[i]) }
+    package var postingsTableCount: Int { postingsTable.offsets.count }
+
+    /// The series refs of one label pair; empty when the pair does not exist.
+    public func postings(name: String, value: String) throws(TSDBError) -> [SeriesRef] {
+        guard let i = postingsTable.find(name: name, value: value, in: storage.raw) else { return [] }
+        return try postingsList(at: Int(postingsTable.offsets[i]))
+    }
+
+    /// Every series ref, in index (= label) order.
+    public func allPostings() throws(TSDBError) -> [SeriesRef] {
+        try postings(name: "", value: "")
+    }
+
+    /// Decodes the postings list starting at `offset` (its length field), checking its CRC.
+    public func postingsList(at offset: Int) throws(TSDBError) -> [SeriesRef] {
+        var out: [SeriesRef] = []
+        try forEachPosting(at: offset) { out.reserveCapacity($0) } each: { out.append($0) }
+        return out
+    }
+
+    package func forEachPosting(
+        at offset: Int, count: (Int) -> Void = { _ in }, each: (SeriesRef) -> Void
+    ) throws(TSDBError) {
+        let b = storage.raw
+        do throws(TSDBError) {
+            var r = ByteReader(b, position: offset)
+            let len = Int(try r.readBE32())
+            let start = r.position
+            guard len >= 4, len <= r.remaining - 4 else {
+                throw TSDBError(.truncated, offset: offset, "postings list of \(len) bytes does not fit")
+            }
+            try CRC32C.verify(b, start..<(start + len), crcAt: start + len, origin: 0)
+            let n = Int(try r.readBE32())
+            guard n == (len - 4) / 4, (len - 4) % 4 == 0 else {
+                throw TSDBError(.corrupt, offset: offset, "postings list claims \(n) entries in \(len - 4) bytes")
+            }
+            count(n)
+            var p = r.position
+            for _ in 0..<n {
+                each(SeriesRef(UInt32(bigEndian: b.loadUnaligned(fromByteOffset: p, as: UInt32.self))))
+                p += 4
+            }
+        } catch {
+            throw error.located(file: name, section: "postings")
+        }
+    }
+
+    // MARK: Legacy label indices
+
+    /// The label offset table of 2.x writers: label name -> offset of its label index.
+    /// Empty when the index has none (Prometheus >= 3.7).
+    public func labelIndexTable() throws(TSDBError) -> [(name: String, offset: UInt64)] {
+        guard toc.hasLabelIndices else { return [] }
+        let b = storage.raw
+        var out: [(String, UInt64)] = []
+        do throws(TSDBError) {
+            var r = ByteReader(b, position: Int(toc.labelIndicesTable))
+            let len = Int(try r.readBE32())
+            let start = r.position
+            guard len >= 4, len <= r.remaining - 4 else {
+                throw TSDBError(.truncated, offset: start - 4, "label offset table of \(len) bytes does not fit")
+            }
+            try CRC32C.verify(b, start..<(start + len), crcAt: start + len, origin: 0)
+            var e = ByteReader(UnsafeRawBufferPointer(rebasing: b[..<(start + len)]), position: start)
+            let n = try e.readBE32()
+            for _ in 0..<n {
+                let keys = try e.readUvarint()
+                guard keys == 1 else {
+                    throw TSDBError(.unsupported, offset: e.position, "label index over \(keys) names")
+                }
+                let sl = try e.readLength("label name")
+                let s = try e.readBytes(sl)
+                let o = try e.readUvarint()
+                out.append((String(decoding: s, as: UTF8.self), o))
+            }
+        } catch {
+            throw error.located(file: name, section: "label offset table")
+        }
+        return out
+    }
+
+    /// The symbol refs of the values in one legacy label index.
+    public func labelIndexValues(at offset: UInt64) throws(TSDBError) -> [UInt32] {
+        let b = storage.raw
+        do throws(TSDBError) {
+            guard offset < UInt64(b.count) else {
+                throw TSDBError(.corrupt, offset: Int(clamping: offset), "label index offset outside the file")
+            }
+            var r = ByteReader(b, position: Int(offset))
+            let len = Int(try r.readBE32())
+            let start = r.position
+            guard len >= 8, len <= r.remaining - 4 else {
+                throw TSDBError(.truncated, offset: Int(offset), "label index of \(len) bytes does not fit")
+            }
+            try CRC32C.verify(b, start..<(start + len), crcAt: start + len, origin: 0)
+            let names = try r.readBE32()
+            let entries = try r.readBE32()
+            guard names == 1, Int(entries) * 4 == len - 8 else {
+                throw TSDBError(.corrupt, offset: Int(offset), "label index of \(names) names, \(entries) entries in \(len) bytes")
+            }
+            var out: [UInt32] = []
+            out.reserveCapacity(Int(entries))
+            for _ in 0..<entries { out.append(try r.readBE32()) }
+            return out
+        } catch {
+            throw error.located(file: name, section: "label index")
+        }
+    }
+}
