@@ -54,10 +54,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "TSDBTests", dependencies: ["TSDB"], swiftSettings: swiftSettings),
+        // Fixture paths, temp directories, the promtool oracle and corruption helpers.
+        .target(name: "TestSupport", dependencies: ["TSDB"], path: "Tests/Support", swiftSettings: swiftSettings),
+        .testTarget(name: "TSDBTests", dependencies: ["TSDB", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "BlockOpsTests", dependencies: ["BlockOps", "TSDB"],
+            name: "BlockOpsTests", dependencies: ["BlockOps", "TSDB", "TestSupport"],
             swiftSettings: swiftSettings),
     ]
 )

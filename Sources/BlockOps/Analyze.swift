@@ -152,30 +152,6 @@ public enum Analyzer {
     }
 }
 
-/// Go's `time.Duration.String()` for a whole number of milliseconds.
-public func goDuration(millis: Int64) -> String {
-    if millis == 0 { return "0s" }
-    let neg = millis < 0
-    let ms = millis.magnitude
-    var s = neg ? "-" : ""
-    if ms < 1000 { return s + "\(ms)ms" }
-    let totalSeconds = ms / 1000
-    let frac = ms % 1000
-    let h = totalSeconds / 3600
-    let m = (totalSeconds % 3600) / 60
-    let sec = totalSeconds % 60
-    if h > 0 { s += "\(h)h" }
-    if h > 0 || m > 0 { s += "\(m)m" }
-    s += "\(sec)"
-    if frac > 0 {
-        var f = String(frac)
-        f = String(repeating: "0", count: 3 - f.count) + f
-        while f.hasSuffix("0") { f.removeLast() }
-        s += "." + f
-    }
-    return s + "s"
-}
-
 func activeProcessorCount() -> Int {
     #if canImport(Glibc)
     return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))

@@ -96,6 +96,7 @@ public struct BlockVerifier {
         var prev: Labels? = nil
         var numChunks: UInt64 = 0
         var numSamples: UInt64 = 0
+        var unreadableChunks = 0
         let mint = block.meta.minTime
         let maxt = block.meta.maxTime
         for ref in refs {
@@ -151,6 +152,7 @@ public struct BlockVerifier {
                         }
                     }
                 } catch {
+                    unreadableChunks += 1
                     let kind: Finding.Kind = error.kind == .checksum ? .chunkChecksum : .chunkRef
                     add(Finding(block: name, kind: kind, file: error.file.isEmpty ? "chunks" : error.file, offset: error.offset,
                                 series: seriesText, detail: error.detail))
@@ -166,7 +168,9 @@ public struct BlockVerifier {
             add(Finding(block: name, kind: .statsMismatch, file: "meta.json", offset: nil, series: nil,
                         detail: "meta.json says \(st.numChunks) chunks, the index references \(numChunks)"))
         }
-        if block.meta.resolution == 0, st.numSamples != numSamples {
+        // Samples are counted from chunk headers; a chunk already reported unreadable
+        // cannot be counted, so the comparison would only repeat that finding.
+        if block.meta.resolution == 0, unreadableChunks == 0, st.numSamples != numSamples {
             add(Finding(block: name, kind: .statsMismatch, file: "meta.json", offset: nil, series: nil,
                         detail: "meta.json says \(st.numSamples) samples, the chunks hold \(numSamples)"))
         }

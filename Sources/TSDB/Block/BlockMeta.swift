@@ -158,7 +158,8 @@ public struct ThanosMeta: Sendable, Equatable {
         }
     }
 
-    public var version: Int = 1
+    /// Absent in what Thanos writes (it means 1); kept only when the document had it.
+    public var version: Int? = nil
     public var labels: [String: String] = [:]
     public var resolution: Int64 = 0
     public var source: String = ""
@@ -171,7 +172,7 @@ public struct ThanosMeta: Sendable, Equatable {
 
     init(_ t: JSONValue) throws(BadField) {
         guard case .object = t else { throw BadField(detail: "thanos is not an object") }
-        version = Int(t["version"]?.int64Value ?? 1)
+        version = t["version"]?.int64Value.map { Int($0) }
         for (k, v) in t["labels"]?.objectValue ?? [] {
             guard let s = v.stringValue else { throw BadField(detail: "label \(k) is not a string") }
             labels[k] = s
@@ -188,7 +189,7 @@ public struct ThanosMeta: Sendable, Equatable {
     func json(merging old: JSONValue?) -> JSONValue {
         var d = old ?? .object([])
         if case .object = d {} else { d = .object([]) }
-        d.set("version", .int(Int64(version)))
+        d.set("version", version.map { .int(Int64($0)) })
         d.set("labels", .object(labels.sorted { byteLess($0.key, $1.key) }.map { ($0.key, .string($0.value)) }))
         var ds = d["downsample"] ?? .object([])
         ds.set("resolution", .int(resolution))

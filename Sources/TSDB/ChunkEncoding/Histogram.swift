@@ -119,30 +119,22 @@ public struct Histogram: Sendable, Equatable, CustomStringConvertible {
     /// buckets from the most negative to the most positive, e.g. `[-1,-0.5):2`.
     public var description: String {
         var s = "{count:\(count), sum:\(goFormatFloat(sum))"
-        var negative: [String] = []
-        forEachBucket(spans: negativeSpans, count: negativeBuckets.count, combine: { $0 &+ $1 }) { i in
-            negativeBuckets[i]
-        } body: { idx, c in
-            if c != 0 {
-                negative.append(bucketString(idx, positive: false, count: String(UInt64(bitPattern: c))))
-            }
-        }
-        for b in negative.reversed() { s += ", " + b }
-        if zeroCount != 0 {
-            s += ", [\(goFormatFloat(-zeroThreshold)),\(goFormatFloat(zeroThreshold))]:\(zeroCount)"
-        }
-        forEachBucket(spans: positiveSpans, count: positiveBuckets.count, combine: { $0 &+ $1 }) { i in
-            positiveBuckets[i]
-        } body: { idx, c in
-            if c != 0 {
-                s += ", " + bucketString(idx, positive: true, count: String(UInt64(bitPattern: c)))
-            }
-        }
+        for b in nonEmptyBuckets() { s += ", " + b.description }
         return s + "}"
     }
 
-    func bucketString(_ idx: Int32, positive: Bool, count: String) -> String {
-        formatBucket(idx, positive: positive, schema: schema, customValues: customValues, count: count)
+    /// The non-empty buckets in the order of Go's `String()`: negative buckets from the most
+    /// negative up, the zero bucket (if its count is not 0), then the positive buckets.
+    /// Counts are the running sums of the delta-coded buckets (wrapping, as Go's uint64).
+    public func nonEmptyBuckets() -> [HistogramBucket<UInt64>] {
+        collectBuckets(
+            schema: schema, customValues: customValues, zeroThreshold: zeroThreshold,
+            zeroCount: zeroCount, isZero: { $0 == 0 },
+            negativeSpans: negativeSpans, negativeCount: negativeBuckets.count,
+            negativeValue: { negativeBuckets[$0] },
+            positiveSpans: positiveSpans, positiveCount: positiveBuckets.count,
+            positiveValue: { positiveBuckets[$0] },
+            combine: { $0 &+ $1 }, convert: { UInt64(bitPattern: $0) })
     }
 }
 
@@ -201,28 +193,39 @@ public struct FloatHistogram: Sendable, Equatable, CustomStringConvertible {
     /// Go's `FloatHistogram.String()`.
     public var description: String {
         var s = "{count:\(goFormatFloat(count)), sum:\(goFormatFloat(sum))"
-        var negative: [String] = []
-        forEachBucket(spans: negativeSpans, count: negativeBuckets.count, combine: { $1 }) { i in
-            negativeBuckets[i]
-        } body: { idx, c in
-            if c != 0 {
-                negative.append(formatBucket(idx, positive: false, schema: schema,
-                                             customValues: customValues, count: goFormatFloat(c)))
-            }
-        }
-        for b in negative.reversed() { s += ", " + b }
-        if zeroCount != 0 {
-            s += ", [\(goFormatFloat(-zeroThreshold)),\(goFormatFloat(zeroThreshold))]:\(goFormatFloat(zeroCount))"
-        }
-        forEachBucket(spans: positiveSpans, count: positiveBuckets.count, combine: { $1 }) { i in
-            positiveBuckets[i]
-        } body: { idx, c in
-            if c != 0 {
-                s += ", " + formatBucket(idx, positive: true, schema: schema,
-                                         customValues: customValues, count: goFormatFloat(c))
-            }
-        }
+        for b in nonEmptyBuckets() { s += ", " + b.description }
         return s + "}"
+    }
+
+    /// The non-empty buckets in the order of Go's `String()` (see `Histogram.nonEmptyBuckets`).
+    public func nonEmptyBuckets() -> [HistogramBucket<Double>] {
+        collectBuckets(
+            schema: schema, customValues: customValues, zeroThreshold: zeroThreshold,
+            zeroCount: zeroCount, isZero: { $0 == 0 },
+            negativeSpans: negativeSpans, negativeCount: negativeBuckets.count,
+            negativeValue: { negativeBuckets[$0] },
+            positiveSpans: positiveSpans, positiveCount: positiveBuckets.count,
+            positiveValue: { positiveBuckets[$0] },
+            combine: { $1 }, convert: { $0 })
+    }
+}
+
+/// One bucket with its bounds (Go `histogram.Bucket`).
+public struct HistogramBucket<Count: Sendable & Equatable>: Sendable, Equatable, CustomStringConvertible {
+    public var lower: Double
+    public var upper: Double
+    public var lowerInclusive: Bool
+    public var upperInclusive: Bool
+    public var count: Count
+    /// Bucket index in the schema; 0 for the zero bucket.
+    public var index: Int32
+
+    /// Go's `Bucket.String()`, e.g. `(0.5,1]:3` or `[-0.001,0.001]:12`.
+    public var description: String {
+        let c: String
+        if let d = count as? Double { c = goFormatFloat(d) } else { c = "\(count)" }
+        return (lowerInclusive ? "[" : "(") + goFormatFloat(lower) + "," + goFormatFloat(upper)
+            + (upperInclusive ? "]" : ")") + ":" + c
     }
 }
 
@@ -276,7 +279,31 @@ func forEachBucket<C: AdditiveArithmetic>(
     }
 }
 
-func formatBucket(_ idx: Int32, positive: Bool, schema: Int32, customValues: [Double], count: String) -> String {
+func collectBuckets<Raw: AdditiveArithmetic, Count>(
+    schema: Int32, customValues: [Double], zeroThreshold: Double,
+    zeroCount: Count, isZero: (Count) -> Bool,
+    negativeSpans: [HistogramSpan], negativeCount: Int, negativeValue: (Int) -> Raw,
+    positiveSpans: [HistogramSpan], positiveCount: Int, positiveValue: (Int) -> Raw,
+    combine: (Raw, Raw) -> Raw, convert: (Raw) -> Count
+) -> [HistogramBucket<Count>] {
+    var negative: [HistogramBucket<Count>] = []
+    forEachBucket(spans: negativeSpans, count: negativeCount, combine: combine, value: negativeValue) { idx, raw in
+        let c = convert(raw)
+        if !isZero(c) { negative.append(makeBucket(idx, positive: false, schema: schema, customValues: customValues, count: c)) }
+    }
+    var out: [HistogramBucket<Count>] = negative.reversed()
+    if !isZero(zeroCount) {
+        out.append(HistogramBucket(lower: -zeroThreshold, upper: zeroThreshold, lowerInclusive: true,
+                                   upperInclusive: true, count: zeroCount, index: 0))
+    }
+    forEachBucket(spans: positiveSpans, count: positiveCount, combine: combine, value: positiveValue) { idx, raw in
+        let c = convert(raw)
+        if !isZero(c) { out.append(makeBucket(idx, positive: true, schema: schema, customValues: customValues, count: c)) }
+    }
+    return out
+}
+
+func makeBucket<Count>(_ idx: Int32, positive: Bool, schema: Int32, customValues: [Double], count: Count) -> HistogramBucket<Count> {
     let lower: Double
     let upper: Double
     if positive {
@@ -295,8 +322,8 @@ func formatBucket(_ idx: Int32, positive: Bool, schema: Int32, customValues: [Do
         lowerInclusive = lower < 0
         upperInclusive = upper > 0
     }
-    return (lowerInclusive ? "[" : "(") + goFormatFloat(lower) + "," + goFormatFloat(upper)
-        + (upperInclusive ? "]" : ")") + ":" + count
+    return HistogramBucket(lower: lower, upper: upper, lowerInclusive: lowerInclusive,
+                           upperInclusive: upperInclusive, count: count, index: idx)
 }
 
 /// The upper bound of bucket `idx` (Go `getBound`).
@@ -331,7 +358,8 @@ public func histogramBucketBound(_ idx: Int32, schema: Int32, customValues: [Dou
     let exp = (Int(idx) >> s) + 1
     if fracIdx == 0 && exp == 1025 { return .greatestFiniteMagnitude }
     let frac = fracIdx == 0 ? 0.5 : exp2(Double(fracIdx) / Double(1 << s)) / 2
-    return frac * ldexpSafe(exp)
+    // frac · 2^exp in one step (2^exp alone may overflow where the product does not).
+    return Double(sign: .plus, exponent: exp, significand: frac)
 }
 
 /// 2^exp, saturating to +Inf / 0 (with gradual underflow) like Go's `math.Ldexp(1, exp)`.

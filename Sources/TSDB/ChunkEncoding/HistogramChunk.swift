@@ -190,11 +190,11 @@ func histogramCounterResetHeader(_ flags: UInt8) -> HistogramCounterResetHint {
     }
 }
 
-/// Go `counterResetHint(header, numRead)`; `read` is the number of samples read before the
-/// current one (0 for the first).
+/// Go `counterResetHint(header, numRead)`; `read` counts the samples read so far including
+/// the current one (1 for the first).
 func sampleCounterResetHint(_ header: HistogramCounterResetHint, read: Int) -> HistogramCounterResetHint {
     if header == .gauge { return .gauge }
-    return read > 0 ? .notCounterReset : .unknown
+    return read > 1 ? .notCounterReset : .unknown
 }
 
 extension BitReader {
