@@ -377,58 +377,7 @@ func ldexpSafe(_ exp: Int) -> Double {
 /// The digits come from Swift's `description`, which like Go's `strconv` yields the
 /// shortest digit string that round-trips (closest to the exact value on ties).
 public func goFormatFloat(_ v: Double) -> String {
-    if v.isNaN { return "NaN" }
-    if v.isInfinite { return v < 0 ? "-Inf" : "+Inf" }
-    let negative = v.sign == .minus
-    // Decompose Swift's shortest representation into digits and a decimal point position:
-    // value = 0.d1d2d3... × 10^point.
-    var text = Substring(v.magnitude.description)
-    var exp10 = 0
-    if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-        exp10 = Int(text[text.index(after: e)...]) ?? 0
-        text = text[..<e]
-    }
-    var digits: [UInt8] = []
-    var point = 0
-    var seenPoint = false
-    for ch in text.utf8 {
-        if ch == UInt8(ascii: ".") { seenPoint = true; continue }
-        digits.append(ch)
-        if !seenPoint { point += 1 }
-    }
-    point += exp10
-    while let f = digits.first, f == UInt8(ascii: "0") {
-        digits.removeFirst()
-        point -= 1
-    }
-    while let l = digits.last, l == UInt8(ascii: "0") { digits.removeLast() }
-    var out = negative ? "-" : ""
-    if digits.isEmpty { return out + "0" }
-
-    let exp = point - 1
-    if exp < -4 || exp >= 6 {
-        // %e with the shortest digits: d.ddde±XX (at least two exponent digits).
-        out.unicodeScalars.append(Unicode.Scalar(digits[0]))
-        if digits.count > 1 {
-            out += "."
-            for d in digits.dropFirst() { out.unicodeScalars.append(Unicode.Scalar(d)) }
-        }
-        out += exp < 0 ? "e-" : "e+"
-        let a = exp.magnitude
-        if a < 10 { out += "0" }
-        out += String(a)
-        return out
-    }
-    // %f with just enough fraction digits.
-    if point <= 0 {
-        out += "0."
-        out += String(repeating: "0", count: -point)
-        for d in digits { out.unicodeScalars.append(Unicode.Scalar(d)) }
-        return out
-    }
-    for i in 0..<max(point, digits.count) {
-        if i == point { out += "." }
-        out.unicodeScalars.append(Unicode.Scalar(i < digits.count ? digits[i] : UInt8(ascii: "0")))
-    }
-    return out
+    var out: [UInt8] = []
+    GoText.appendFloat(v, to: &out)
+    return String(decoding: out, as: UTF8.self)
 }
