@@ -22,6 +22,12 @@ public struct Dumper {
     let out: OutputSink
     /// Series matching any of these matcher lists are printed.
     let selectors: [[Matcher]]
+    /// Reused decode buffers.
+    final class Scratch {
+        var t: [Int64] = []
+        var v: [Double] = []
+    }
+    let scratch = Scratch()
 
     public init(blocks: [Block], options: DumpOptions, out: OutputSink, selectors: [[Matcher]]? = nil) {
         self.blocks = blocks
@@ -123,17 +129,19 @@ public struct Dumper {
         for m in c.chunks where m.maxTime >= options.minTime && m.minTime <= options.maxTime {
             let chunk = try c.block.chunks.chunk(m.ref)
             if chunk.encoding == .xor {
+                scratch.t.removeAll(keepingCapacity: true)
+                scratch.v.removeAll(keepingCapacity: true)
                 try chunk.withData { (data) throws(TSDBError) in
-                    var it = try XORIterator(data, origin: chunk.dataRange.lowerBound)
-                    while try it.next() {
-                        let t = it.timestamp
-                        if !wanted(t) || (hasTomb && tomb.isDeleted(c.ref, t)) { continue }
-                        out.buffer.append(contentsOf: prefix)
-                        GoText.appendFloat(it.value, to: &out.buffer)
-                        out.buffer.append(UInt8(ascii: " "))
-                        GoText.appendInt(t, to: &out.buffer)
-                        out.buffer.append(UInt8(ascii: "\n"))
-                    }
+                    try XORIterator.decodeAll(data, origin: chunk.dataRange.lowerBound, timestamps: &scratch.t, values: &scratch.v)
+                }
+                for k in scratch.t.indices {
+                    let t = scratch.t[k]
+                    if !wanted(t) || (hasTomb && tomb.isDeleted(c.ref, t)) { continue }
+                    out.buffer.append(contentsOf: prefix)
+                    GoText.appendFloat(scratch.v[k], to: &out.buffer)
+                    out.buffer.append(UInt8(ascii: " "))
+                    GoText.appendInt(t, to: &out.buffer)
+                    out.buffer.append(UInt8(ascii: "\n"))
                 }
                 try out.flushIfFull()
             } else {

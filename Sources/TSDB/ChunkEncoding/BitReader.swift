@@ -5,7 +5,7 @@
 /// at least eight bytes remain, so the common reads are a shift and a mask. Reads past
 /// the end throw `TSDBError.truncated`; they never trap.
 public struct BitReader {
-    @usableFromInline let base: UnsafeRawBufferPointer
+    @usableFromInline var base: UnsafeRawBufferPointer
     /// Next byte of `base` not yet loaded into `buffer`.
     @usableFromInline var next: Int
     /// Unread bits, left-aligned; bits below the top `valid` are junk or duplicates.
@@ -67,8 +67,35 @@ public struct BitReader {
         return v
     }
 
+    // MARK: Unchecked fast path
+    // Callers guarantee the preconditions (see XORIterator.fastSample); these skip the
+    // end-of-stream checks that dominate the cost of short reads.
+
+    /// Loads eight bytes at `next`; requires `next + 8 <= base.count` and `valid < 64`.
+    /// Afterwards at least 57 bits are valid.
+    @inlinable @inline(__always)
+    mutating func refillUnchecked() {
+        let w = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: next, as: UInt64.self))
+        buffer |= w &>> UInt64(valid)
+        let take = (63 &- valid) &>> 3
+        next &+= take
+        valid &+= take &<< 3
+    }
+
+    /// Takes `n` bits; requires `1 <= n <= valid`.
+    @inlinable @inline(__always)
+    mutating func takeUnchecked(_ n: Int) -> UInt64 {
+        let v = buffer &>> UInt64(64 &- n)
+        buffer = buffer &<< UInt64(n)
+        valid &-= n
+        return v
+    }
+
+    /// Bytes not yet loaded into the buffer.
+    @inlinable var bytesAhead: Int { base.count &- next }
+
     /// Reads `n` bits (0...64).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readWide(_ n: Int) throws(TSDBError) -> UInt64 {
         if n <= 56 { return try readBits(n) }
         let hi = try readBits(n - 32)
