@@ -19,6 +19,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C: hardware CRC32C (SSE4.2 / ARMv8 CRC) with a portable fallback.
@@ -39,7 +41,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "ObjectStore",
-            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "BlockOps",
@@ -55,9 +62,9 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // Fixture paths, temp directories, the promtool oracle and corruption helpers.
-        .target(name: "TestSupport", dependencies: ["TSDB"], path: "Tests/Support", swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["TSDB", "ObjectStore"], path: "Tests/Support", swiftSettings: swiftSettings),
         .testTarget(name: "TSDBTests", dependencies: ["TSDB", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BlockOpsTests", dependencies: ["BlockOps", "TSDB", "TestSupport"],
             swiftSettings: swiftSettings),

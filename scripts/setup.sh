@@ -3,7 +3,7 @@
 # what is missing. Swift itself is expected on PATH (the toolchain is not an apt package).
 set -euo pipefail
 
-need=(pkg-config libsnappy-dev libzstd-dev libcurl4-openssl-dev prometheus)
+need=(pkg-config libsnappy-dev libzstd-dev libcurl4-openssl-dev prometheus rclone python3-venv)
 missing=()
 for p in "${need[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -20,3 +20,4 @@ fi
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (install Swift 6.1 or newer)" >&2; exit 1; }
 command -v promtool >/dev/null || { echo "setup: promtool missing after install" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "setup: python3 is needed for the Azure emulator" >&2; exit 1; }
