@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "TSDBTests", dependencies: ["TSDB", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "BlockOpsTests", dependencies: ["BlockOps", "TSDB", "TestSupport"],
+            name: "BlockOpsTests", dependencies: ["BlockOps", "TSDB", "ObjectStore", "TestSupport"],
             swiftSettings: swiftSettings),
     ]
 )

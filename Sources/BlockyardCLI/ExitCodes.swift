@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlockOps
+import ObjectStore
 import TSDB
 
 #if canImport(Glibc)
@@ -33,6 +34,9 @@ func withExitCodes<R>(_ body: () async throws -> R) async throws -> R {
     } catch let e as OutputError {
         printError(e.description)
         throw ExitCode(Exit.storage)
+    } catch let e as ObjectStoreError {
+        printError(e.description)
+        throw ExitCode([.config, .invalidArgument].contains(e.kind) ? Exit.usage : Exit.storage)
     } catch let e as BlockOpsError {
         printError(e.description)
         throw ExitCode(e.exitCode)

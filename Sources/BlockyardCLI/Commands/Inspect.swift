@@ -1,16 +1,23 @@
 import ArgumentParser
 import BlockOps
 import Foundation
+import ObjectStore
 import TSDB
 
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List blocks with their meta.json facts (Thanos `tools bucket inspect` columns, plus SIZE).",
-        discussion: "PATH is a local directory laid out like a bucket: one <ULID>/ directory per block."
+        discussion: """
+            The bucket is a local directory (one <ULID>/ per block) or an objstore config. \
+            meta.json files are fetched in parallel and cached by ULID for remote buckets. \
+            Partial uploads (no meta.json) and marked blocks are shown as such.
+            """
     )
 
-    @Argument(help: "Directory holding block directories.")
-    var path: String
+    @Argument(help: "A local directory laid out like a bucket (instead of an objstore config).")
+    var path: String?
+
+    @OptionGroup var bucket: BucketOptions
 
     @Option(name: [.short, .long], help: "Output format: table, csv, tsv or json.")
     var output: OutputFormat = .table
@@ -25,6 +32,7 @@ struct Inspect: AsyncParsableCommand {
                          "COMP-LEVEL", "COMP-FAILED", "LABELS", "RESOLUTION", "SOURCE", "SIZE"]
 
     func validate() throws {
+        try bucket.validate(path: path)
         for s in selector where !s.contains("=") { throw ValidationError("--selector \(s): want k=v") }
         for c in sortBy.split(separator: ",") where !Self.header.contains(String(c)) {
             throw ValidationError("--sort-by \(c): not a column (\(Self.header.joined(separator: ", ")))")
@@ -33,15 +41,14 @@ struct Inspect: AsyncParsableCommand {
 
     func run() async throws {
         try await withExitCodes {
-            var entries = try LocalCatalog.list(path)
+            let (entries, _) = try await bucket.catalog(path: path).list()
             let want = selector.map { s -> (String, String) in
                 let p = s.split(separator: "=", maxSplits: 1)
                 return (String(p[0]), p.count > 1 ? String(p[1]) : "")
             }
-            entries = entries.filter { e in
-                want.allSatisfy { e.meta?.thanos?.labels[$0.0] == $0.1 }
-            }
-            let rows = entries.map(row)
+            let now = Date().timeIntervalSince1970
+            let rows = entries.filter { e in want.isEmpty || want.allSatisfy { e.meta?.thanos?.labels[$0.0] == $0.1 } }
+                .map { row($0, now: now) }
             let keys = sortBy.split(separator: ",").compactMap { Self.header.firstIndex(of: String($0)) }
             let order = rows.indices.sorted { a, b in
                 for k in keys where rows[a].sort[k] != rows[b].sort[k] { return rows[a].sort[k] < rows[b].sort[k] }
@@ -63,14 +70,19 @@ struct Inspect: AsyncParsableCommand {
         var json: JSONValue
     }
 
-    func row(_ e: BlockEntry) -> Row {
+    func row(_ e: BlockEntry, now: Double) -> Row {
         let id = e.ulid.description
+        let size = e.sizeBytes.map(humanBytes) ?? "-"
         guard let m = e.meta else {
-            let state = e.metaError.map { "meta.json unreadable: \($0)" } ?? "partial (no meta.json)"
-            var cells = [id] + Array(repeating: "-", count: Self.header.count - 2) + [humanBytes(e.sizeBytes)]
+            var state = e.metaError.map { "meta.json unreadable: \($0)" } ?? "partial upload (no meta.json)"
+            if e.isPartial, let t = e.newestObject, t > 0 {
+                state += ", newest object \(goDuration(millis: Int64((now - t) * 1000) / 1000 * 1000)) old"
+            }
+            var cells = [id] + Array(repeating: "-", count: Self.header.count - 2) + [size]
             cells[10] = state
             return Row(cells: cells, sort: [id] + Array(repeating: "", count: Self.header.count - 1),
-                       json: .object([("ulid", .string(id)), ("state", .string(state)), ("size_bytes", .int(e.sizeBytes))]))
+                       json: .object([("ulid", .string(id)), ("state", .string(e.metaError == nil ? "partial" : "unreadable")),
+                                      ("detail", .string(state)), ("size_bytes", e.sizeBytes.map { .int($0) } ?? .null)]))
         }
         let range = m.maxTime - m.minTime
         let res = m.resolution
@@ -80,13 +92,13 @@ struct Inspect: AsyncParsableCommand {
         default: "-"
         }
         let labels = (m.thanos?.labels ?? [:]).sorted { byteLess($0.key, $1.key) }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        var marks = e.markers.map { $0.rawValue.replacingOccurrences(of: ".json", with: "") }
-        if marks.isEmpty { marks = [] }
+        let marks = e.markers.map { $0.rawValue.replacingOccurrences(of: ".json", with: "") }
         let cells = [
             id, time(m.minTime), time(m.maxTime), goDuration(millis: range), untilDown,
             grouped(m.stats.numSeries), grouped(m.stats.numSamples), grouped(m.stats.numChunks),
-            String(m.compaction.level), String(m.compaction.failed), labels + (marks.isEmpty ? "" : " [" + marks.joined(separator: ",") + "]"),
-            goDuration(millis: res), m.thanos?.source ?? "", humanBytes(e.sizeBytes),
+            String(m.compaction.level), String(m.compaction.failed),
+            labels + (marks.isEmpty ? "" : " [" + marks.joined(separator: ",") + "]"),
+            goDuration(millis: res), m.thanos?.source ?? "", size,
         ]
         func pad(_ v: Int64) -> String {
             let s = String(UInt64(bitPattern: v) ^ (1 << 63))
@@ -94,7 +106,7 @@ struct Inspect: AsyncParsableCommand {
         }
         let sort = [id, pad(m.minTime), pad(m.maxTime), pad(range), cells[4], pad(Int64(m.stats.numSeries)),
                     pad(Int64(m.stats.numSamples)), pad(Int64(m.stats.numChunks)), pad(Int64(m.compaction.level)),
-                    cells[9], labels, pad(res), cells[12], pad(e.sizeBytes)]
+                    cells[9], labels, pad(res), cells[12], pad(e.sizeBytes ?? -1)]
         let json: JSONValue = .object([
             ("ulid", .string(id)), ("minTime", .int(m.minTime)), ("maxTime", .int(m.maxTime)),
             ("series", .int(Int64(m.stats.numSeries))), ("samples", .int(Int64(m.stats.numSamples))),
@@ -102,17 +114,16 @@ struct Inspect: AsyncParsableCommand {
             ("failed", .bool(m.compaction.failed)),
             ("labels", .object((m.thanos?.labels ?? [:]).sorted { byteLess($0.key, $1.key) }.map { ($0.key, .string($0.value)) })),
             ("resolution", .int(res)), ("source", .string(m.thanos?.source ?? "")),
-            ("markers", .array(e.markers.map { .string($0.rawValue) })), ("size_bytes", .int(e.sizeBytes)),
+            ("markers", .array(e.markers.map { .string($0.rawValue) })), ("size_bytes", e.sizeBytes.map { .int($0) } ?? .null),
         ])
         return Row(cells: cells, sort: sort, json: json)
     }
 
     func time(_ ms: Int64) -> String {
-        let d = Date(timeIntervalSince1970: Double(ms) / 1000)
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: d)
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 }
