@@ -18,6 +18,8 @@ struct BucketOptions: ParsableArguments {
     @Option(name: .customLong("block-meta-fetch-concurrency"), help: "Parallel meta.json fetches.")
     var metaConcurrency: Int = 32
 
+    @OptionGroup var log: LogOptions
+
     func validate(path: String?) throws {
         if path != nil && (configFile != nil || configYAML != nil) {
             throw ValidationError("give a directory or --objstore.config-file/--objstore.config, not both")
