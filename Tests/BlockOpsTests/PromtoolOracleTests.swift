@@ -100,3 +100,46 @@ struct PromtoolOracleTests {
         }
     }
 }
+
+@Suite("Tombstones: dump hides deleted samples as promtool does",
+       .enabled(if: Promtool.available, "promtool (Debian package prometheus) is not installed"))
+struct TombstoneOracleTests {
+    @Test func deletedRangesMatchPromtool() throws {
+        let src = try #require(try Block.directories(at: Fixtures.fixtures + "/demo-bucket").first)
+        let tmp = try Fixtures.tempDir("tomb")
+        defer { Fixtures.cleanup(tmp) }
+        let dir = tmp + "/" + (src as NSString).lastPathComponent
+        try FileManager.default.copyItem(atPath: src, toPath: dir)
+        let block = try Block(directory: dir)
+        let refs = try block.index.allPostings()
+        let mid = (block.meta.minTime + block.meta.maxTime) / 2
+        // Three deletions: part of one series, all of another, two intervals of a third.
+        var entries: [(UInt64, Int64, Int64)] = [
+            (refs[1], block.meta.minTime, mid),
+            (refs[2], .min, .max),
+            (refs[3], mid - 600_000, mid), (refs[3], mid + 600_000, mid + 1_200_000),
+        ]
+        entries.sort { $0.0 < $1.0 }
+        var body: [UInt8] = []
+        func uv(_ v: UInt64) { var v = v; while v >= 0x80 { body.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }; body.append(UInt8(v)) }
+        for (r, a, b) in entries {
+            uv(r)
+            uv(UInt64(bitPattern: (a << 1) ^ (a >> 63)))
+            uv(UInt64(bitPattern: (b << 1) ^ (b >> 63)))
+        }
+        let crc = CRC32C.checksum(body)
+        let file = [0x01, 0x30, 0xba, 0x30, 0x01] + body + withUnsafeBytes(of: crc.bigEndian) { Array($0) }
+        try Data(file).write(to: URL(fileURLWithPath: dir + "/tombstones"))
+
+        let theirs = try Promtool.dump([dir])
+        let blockAgain = try Block(directory: dir)
+        #expect(blockAgain.tombstones.count == 4)
+        var o = DumpOptions()
+        o.matchers = try parseSelector("{__name__=~\"(?s:.*)\"}")
+        let out = OutputSink(collecting: ())
+        try Dumper(blocks: [blockAgain], options: o, out: out).run()
+        let ours = out.text
+        #expect(ours.split(separator: "\n").count < (try Promtool.dump([src])).split(separator: "\n").count)
+        #expect(theirs.split(separator: "\n").sorted() == ours.split(separator: "\n").sorted())
+    }
+}
