@@ -18,6 +18,14 @@ public struct Finding: Sendable, Equatable, CustomStringConvertible {
         case chunkAtMaxTime = "chunk-at-max-time"  // Prometheus issue 347
         case statsMismatch = "stats-mismatch"
         case postings
+        // Bucket level (BucketChecks).
+        case partialUpload = "partial-upload"
+        case markedForDeletion = "marked-for-deletion"
+        case markedNoCompact = "marked-no-compact"
+        case badMarker = "bad-marker"
+        case overlap = "overlapping-blocks"
+        case duplicatedCompaction = "duplicated-compaction"
+        case supersededBlock = "superseded-block"
     }
     public var block: String
     public var kind: Kind
