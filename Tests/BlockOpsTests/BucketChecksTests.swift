@@ -20,10 +20,6 @@ struct BucketChecksTests {
         return BlockEntry(ulid: id(n), meta: m, metaError: nil, markers: markers, objects: ["meta.json", "index", "chunks/000001"])
     }
 
-    static func kinds(_ es: [BlockEntry]) -> [String] {
-        BucketChecks.findings(es, options: .init(now: 1e10)).map { "\($0.block == id(0).description ? "" : String($0.block.suffix(2))) \($0.kind.rawValue)" }.sorted()
-    }
-
     static let cases: [(String, [BlockEntry], Int)] = [
         ("contiguous 2h blocks are clean", [entry(1, 0, 2 * h), entry(2, 2 * h, 4 * h), entry(3, 4 * h, 6 * h)], 0),
         ("an overlap inside a group", [entry(1, 0, 2 * h), entry(2, h, 3 * h)], 1),
