@@ -17,6 +17,8 @@ public struct BlockEntry: Sendable {
     public var sizeBytes: Int64?
     /// Newest object modification time (seconds since the epoch), for partial blocks.
     public var newestObject: Double?
+    /// Marker files present but unreadable (and why).
+    public var markerErrors: [(MarkerKind, String)] = []
 
     public var isPartial: Bool { meta == nil && metaError == nil }
 }
@@ -71,6 +73,15 @@ public struct BucketCatalog: Sendable {
     func entry(_ id: ULID, _ objects: [String]) async throws -> (BlockEntry, Bool) {
         var e = BlockEntry(ulid: id, meta: nil, metaError: nil,
                            markers: MarkerKind.allCases.filter { objects.contains($0.rawValue) }, objects: objects)
+        for kind in e.markers {
+            do {
+                _ = try Marker(kind: kind, bytes: try await bucket.get("\(id)/\(kind.rawValue)"), file: "\(id)/\(kind.rawValue)")
+            } catch let err as TSDBError {
+                e.markerErrors.append((kind, err.detail))
+            } catch let err as ObjectStoreError where err.kind == .notFound {
+                e.markers.removeAll { $0 == kind }  // removed since the listing
+            }
+        }
         var cached = false
         if objects.contains("meta.json") {
             if let m = readCache(id) {

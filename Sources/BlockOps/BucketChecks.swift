@@ -27,8 +27,7 @@ public enum BucketChecks {
         public init(now: Double) { self.now = now }
     }
 
-    public static func findings(_ entries: [BlockEntry], markerErrors: [ULID: [(MarkerKind, String)]] = [:],
-                                options: Options) -> [Finding] {
+    public static func findings(_ entries: [BlockEntry], options: Options) -> [Finding] {
         var out: [Finding] = []
         func add(_ id: ULID, _ kind: Finding.Kind, _ file: String, _ detail: String) {
             out.append(Finding(block: id.description, kind: kind, file: file, offset: nil, series: nil, detail: detail))
@@ -44,7 +43,7 @@ public enum BucketChecks {
                 add(e.ulid, .partialUpload, "meta.json", d)
             }
             if let err = e.metaError { add(e.ulid, .unreadable, "meta.json", err) }
-            for (kind, err) in markerErrors[e.ulid] ?? [] { add(e.ulid, .badMarker, kind.rawValue, err) }
+            for (kind, err) in e.markerErrors { add(e.ulid, .badMarker, kind.rawValue, err) }
             if e.markers.contains(.deletion) { add(e.ulid, .markedForDeletion, MarkerKind.deletion.rawValue, "block is marked for deletion") }
             if e.markers.contains(.noCompact) { add(e.ulid, .markedNoCompact, MarkerKind.noCompact.rawValue, "block is excluded from compaction") }
         }

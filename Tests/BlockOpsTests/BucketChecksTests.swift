@@ -53,8 +53,9 @@ struct BucketChecksTests {
         var partial = BlockEntry(ulid: Self.id(5), meta: nil, metaError: nil, markers: [], objects: ["index"])
         partial.newestObject = 1e10 - 60
         let broken = BlockEntry(ulid: Self.id(6), meta: nil, metaError: "JSON at byte 3: unexpected end", markers: [], objects: ["meta.json"])
-        let es = [partial, broken, Self.entry(7, 0, Self.h, markers: [.deletion, .noCompact])]
-        let f = BucketChecks.findings(es, markerErrors: [Self.id(7): [(.noCompact, "field \"id\" is missing")]], options: .init(now: 1e10))
+        var marked = Self.entry(7, 0, Self.h, markers: [.deletion, .noCompact])
+        marked.markerErrors = [(.noCompact, "field \"id\" is missing")]
+        let f = BucketChecks.findings([partial, broken, marked], options: .init(now: 1e10))
         let kinds = f.map(\.kind)
         #expect(kinds.contains(.partialUpload) && kinds.contains(.unreadable) && kinds.contains(.markedForDeletion)
                 && kinds.contains(.markedNoCompact) && kinds.contains(.badMarker))

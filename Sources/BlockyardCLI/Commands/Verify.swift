@@ -1,14 +1,17 @@
 import ArgumentParser
 import BlockOps
 import Foundation
+import ObjectStore
 import TSDB
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check blocks: every section and chunk CRC, ordering, placement and meta.json stats.",
         discussion: """
-            PATH is a block directory or a directory of blocks. Exit status: 0 clean, 1 findings, \
-            2/3 when PATH cannot be read at all.
+            PATH is a block directory or a directory of blocks. For a directory of blocks the \
+            bucket-level checks run too: partial uploads, markers, overlapping blocks within a \
+            compaction group (same external labels and resolution), duplicated or superseded \
+            compactions. Exit status: 0 clean, 1 findings, 2/3 when PATH cannot be read at all.
             """
     )
 
@@ -30,12 +33,23 @@ struct Verify: AsyncParsableCommand {
         let findings: [Finding] = try await withExitCodes {
             var dirs = try Block.directories(at: path)
             if !ids.isEmpty { dirs = dirs.filter { d in ids.contains { d.hasSuffix("/" + $0) } } }
+            var bucketFindings: [Finding] = []
+            if !FileManager.default.fileExists(atPath: path + "/meta.json") {
+                let only = ids.isEmpty ? nil : Set(ids.compactMap(ULID.init))
+                let (entries, _) = try await BucketCatalog(bucket: FilesystemBucket(directory: path)).list(only: only)
+                bucketFindings = BucketChecks.findings(entries, options: .init(now: Date().timeIntervalSince1970))
+                    .filter { $0.kind != .unreadable }  // the block checks below report those with more detail
+            }
             // Blocks are independent: verify them in parallel, report in ULID order.
             return try await withThrowingTaskGroup(of: (Int, [Finding]).self) { g in
                 for (i, d) in dirs.enumerated() { g.addTask { (i, BlockVerifier().verify(directory: d)) } }
                 var all = [[Finding]](repeating: [], count: dirs.count)
                 for try await (i, f) in g { all[i] = f }
                 let out = OutputSink()
+                if output == "text" && !bucketFindings.isEmpty {
+                    try out.write("bucket: \(bucketFindings.count) finding(s)\n")
+                    for f in bucketFindings { try out.write("  \(f.kind.rawValue): \(f.block): \(f.detail)\n") }
+                }
                 if output == "text" {
                     for (i, d) in dirs.enumerated() {
                         let name = (d as NSString).lastPathComponent
@@ -43,10 +57,10 @@ struct Verify: AsyncParsableCommand {
                         for f in all[i] { try out.write("  \(f.kind.rawValue): \(f.file)\(f.offset.map { "@\($0)" } ?? "")\(f.series.map { " " + $0 } ?? ""): \(f.detail)\n") }
                     }
                 } else {
-                    for f in all.joined() { try out.write(f.json.serialized(indent: nil) + "\n") }
+                    for f in bucketFindings + all.joined() { try out.write(f.json.serialized(indent: nil) + "\n") }
                 }
                 try out.flush()
-                return Array(all.joined())
+                return bucketFindings + Array(all.joined())
             }
         }
         if !findings.isEmpty { throw ExitCode(Exit.findings) }
