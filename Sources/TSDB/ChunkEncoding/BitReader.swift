@@ -34,13 +34,13 @@ public struct BitReader {
         if valid > 56 { return }
         if next + 8 <= base.count {
             let w = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: next, as: UInt64.self))
-            buffer |= w &>> UInt64(valid)
+            buffer |= w &>> UInt64(truncatingIfNeeded: valid)
             let take = (63 &- valid) &>> 3
             next &+= take
             valid &+= take &<< 3
         } else {
             while valid <= 56 && next < base.count {
-                buffer |= UInt64(base[next]) &<< UInt64(56 &- valid)
+                buffer |= UInt64(base[next]) &<< UInt64(truncatingIfNeeded: 56 &- valid)
                 next &+= 1
                 valid &+= 8
             }
@@ -61,8 +61,8 @@ public struct BitReader {
             if valid < n { throw pastEnd(n) }
         }
         if n == 0 { return 0 }
-        let v = buffer &>> UInt64(64 &- n)
-        buffer = buffer &<< UInt64(n)
+        let v = buffer &>> UInt64(truncatingIfNeeded: 64 &- n)
+        buffer = buffer &<< UInt64(truncatingIfNeeded: n)
         valid &-= n
         return v
     }
@@ -76,7 +76,7 @@ public struct BitReader {
     @inlinable @inline(__always)
     mutating func refillUnchecked() {
         let w = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: next, as: UInt64.self))
-        buffer |= w &>> UInt64(valid)
+        buffer |= w &>> UInt64(truncatingIfNeeded: valid)
         let take = (63 &- valid) &>> 3
         next &+= take
         valid &+= take &<< 3
@@ -85,8 +85,8 @@ public struct BitReader {
     /// Takes `n` bits; requires `1 <= n <= valid`.
     @inlinable @inline(__always)
     mutating func takeUnchecked(_ n: Int) -> UInt64 {
-        let v = buffer &>> UInt64(64 &- n)
-        buffer = buffer &<< UInt64(n)
+        let v = buffer &>> UInt64(truncatingIfNeeded: 64 &- n)
+        buffer = buffer &<< UInt64(truncatingIfNeeded: n)
         valid &-= n
         return v
     }
@@ -133,11 +133,11 @@ public struct BitReader {
         }
         let ones = (~buffer).leadingZeroBitCount
         if ones >= limit {
-            buffer = buffer &<< UInt64(limit)
+            buffer = buffer &<< UInt64(truncatingIfNeeded: limit)
             valid &-= limit
             return limit
         }
-        buffer = buffer &<< UInt64(ones &+ 1)
+        buffer = buffer &<< UInt64(truncatingIfNeeded: ones &+ 1)
         valid &-= ones &+ 1
         return ones
     }

@@ -86,7 +86,7 @@ public struct XORIterator {
         } else if ones < 4 {
             // Prefix (ones + 1 bits) and payload together: at most 4 + 20 bits.
             let width = ones == 1 ? 14 : (ones == 2 ? 17 : 20)
-            let raw = b.takeUnchecked(ones &+ 1 &+ width) & ((1 &<< UInt64(width)) &- 1)
+            let raw = b.takeUnchecked(ones &+ 1 &+ width) & ((1 &<< UInt64(truncatingIfNeeded: width)) &- 1)
             dod = signed(raw, width)
         } else {
             _ = b.takeUnchecked(4)
@@ -130,7 +130,7 @@ public struct XORIterator {
         } else {
             x = try b.readWide(m)
         }
-        v = Double(bitPattern: v.bitPattern ^ (x &<< UInt64(trailing)))
+        v = Double(bitPattern: v.bitPattern ^ (x &<< UInt64(truncatingIfNeeded: trailing)))
         bits = b
     }
 
@@ -174,7 +174,7 @@ public func xorReadValue(
     }
     let m = 64 &- Int(leading) &- Int(trailing)
     let x = try bits.readWide(m)
-    value = Double(bitPattern: value.bitPattern ^ (x &<< UInt64(trailing)))
+    value = Double(bitPattern: value.bitPattern ^ (x &<< UInt64(truncatingIfNeeded: trailing)))
 }
 
 extension XORIterator {
@@ -309,7 +309,7 @@ extension XORIterator {
                         let ones = (~top).leadingZeroBitCount
                         if ones < 4 {
                             let width = 11 &+ 3 &* ones  // 14, 17, 20 bits after 10, 110, 1110
-                            let raw = b.takeUnchecked(ones &+ 1 &+ width) & ((1 &<< UInt64(width)) &- 1)
+                            let raw = b.takeUnchecked(ones &+ 1 &+ width) & ((1 &<< UInt64(truncatingIfNeeded: width)) &- 1)
                             delta = UInt64(bitPattern: Int64(bitPattern: delta) &+ signed(raw, width))
                         } else {
                             _ = b.takeUnchecked(4)
@@ -379,11 +379,11 @@ extension BitReader {
             if valid < sig {  // more than 57 bits: two halves
                 let hi = takeUnchecked(sig &- 32)
                 refillUnchecked()
-                vb ^= (hi &<< 32 | takeUnchecked(32)) &<< UInt64(trailing)
+                vb ^= (hi &<< 32 | takeUnchecked(32)) &<< UInt64(truncatingIfNeeded: trailing)
                 return nil
             }
         }
-        vb ^= takeUnchecked(sig) &<< UInt64(trailing)
+        vb ^= takeUnchecked(sig) &<< UInt64(truncatingIfNeeded: trailing)
         return nil
     }
 }
