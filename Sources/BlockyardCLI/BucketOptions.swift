@@ -43,7 +43,7 @@ struct BucketOptions: ParsableArguments {
             return (FilesystemBucket(directory: path), false)
         }
         let cfg = try BucketConfig.load(file: configFile, inline: configYAML)
-        return (try await BucketFactory.make(cfg), cfg.kind == .azure)
+        return (try await BucketFactory.make(cfg, logger: log.logger("blockyard.objstore")), cfg.kind == .azure)
     }
 
     func catalog(path: String?) async throws -> BucketCatalog {

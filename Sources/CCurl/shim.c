@@ -9,6 +9,7 @@ CURLcode by_curl_easy_setopt_slist(CURL *h, CURLoption opt, struct curl_slist *v
 CURLcode by_curl_easy_setopt_write_function(CURL *h, by_curl_data_callback cb) { return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cb); }
 CURLcode by_curl_easy_setopt_read_function(CURL *h, by_curl_data_callback cb) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, cb); }
 CURLcode by_curl_easy_setopt_header_function(CURL *h, by_curl_data_callback cb) { return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cb); }
+CURLcode by_curl_easy_setopt_seek_function(CURL *h, by_curl_seek_callback cb) { return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, cb); }
 
 CURLcode by_curl_easy_getinfo_long(CURL *h, CURLINFO info, long *out) { return curl_easy_getinfo(h, info, out); }
 CURLcode by_curl_easy_getinfo_offt(CURL *h, CURLINFO info, curl_off_t *out) { return curl_easy_getinfo(h, info, out); }

@@ -15,6 +15,9 @@ CURLcode by_curl_easy_setopt_write_function(CURL *h, by_curl_data_callback cb);
 CURLcode by_curl_easy_setopt_read_function(CURL *h, by_curl_data_callback cb);
 CURLcode by_curl_easy_setopt_header_function(CURL *h, by_curl_data_callback cb);
 
+typedef int (*by_curl_seek_callback)(void *userdata, curl_off_t offset, int origin);
+CURLcode by_curl_easy_setopt_seek_function(CURL *h, by_curl_seek_callback cb);
+
 CURLcode by_curl_easy_getinfo_long(CURL *h, CURLINFO info, long *out);
 CURLcode by_curl_easy_getinfo_offt(CURL *h, CURLINFO info, curl_off_t *out);
 CURLcode by_curl_easy_getinfo_pointer(CURL *h, CURLINFO info, void **out);

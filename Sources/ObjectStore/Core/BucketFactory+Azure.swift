@@ -1,5 +1,7 @@
+import Logging
+
 extension BucketFactory {
-    static func makeAzure(_ c: AzureConfig) async throws(ObjectStoreError) -> any Bucket {
-        throw ObjectStoreError(.config, bucket: c.description, key: "", "the Azure client is not part of this build yet")
+    static func makeAzure(_ c: AzureConfig, logger: Logger?) async throws(ObjectStoreError) -> any Bucket {
+        try await AzureBucket(config: c, logger: logger)
     }
 }

@@ -1,6 +1,8 @@
+import Logging
+
 /// Builds the bucket a config describes, wrapped in its prefix.
 public enum BucketFactory {
-    public static func make(_ config: BucketConfig) async throws(ObjectStoreError) -> any Bucket {
+    public static func make(_ config: BucketConfig, logger: Logger? = nil) async throws(ObjectStoreError) -> any Bucket {
         let base: any Bucket
         switch config.kind {
         case .filesystem:
@@ -9,7 +11,7 @@ public enum BucketFactory {
             base = MemoryBucket()
         case .azure:
             guard let a = config.azure else { throw ObjectStoreError(.config, bucket: "objstore config", key: "", "AZURE without config") }
-            base = try await makeAzure(a)
+            base = try await makeAzure(a, logger: logger)
         }
         return config.prefix.isEmpty ? base : PrefixedBucket(base, prefix: config.prefix)
     }
