@@ -39,8 +39,10 @@ public enum BlockTransfer {
         files.append(ThanosMeta.File(relPath: "meta.json", sizeBytes: nil))
         files.sort { byteLess($0.relPath, $1.relPath) }
 
+        // Segments and the index in parallel (the bucket splits large ones into parallel
+        // blocks too); meta.json only after all of them are in.
         try await withThrowingTaskGroup(of: Void.self) { g in
-            var pending = segments[...]
+            var pending = (segments + ["index"])[...]
             var running = 0
             while running < concurrency, let s = pending.popFirst() {
                 g.addTask { try await bucket.upload("\(id)/\(s)", fromFile: dir + "/" + s) }
@@ -52,8 +54,6 @@ public enum BlockTransfer {
                 }
             }
         }
-        try await bucket.upload("\(id)/index", fromFile: dir + "/index")
-
         var meta = block.meta
         var t = meta.thanos ?? ThanosMeta()
         t.labels = labels

@@ -1434,6 +1434,9 @@ class Emulator:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, a reused keep-alive
+    # connection would hold the body back until the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server_version = "azblob-emulator/1.0"
     sys_version = ""
 

@@ -119,11 +119,16 @@ struct Inspect: AsyncParsableCommand {
         return Row(cells: cells, sort: sort, json: json)
     }
 
-    func time(_ ms: Int64) -> String {
+    /// One formatter for every row: building one costs more than formatting.
+    static let formatter: DateFormatter = {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+        return f
+    }()
+
+    func time(_ ms: Int64) -> String {
+        Self.formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 }

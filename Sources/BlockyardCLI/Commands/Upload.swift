@@ -25,10 +25,14 @@ struct Upload: AsyncParsableCommand {
     @Option(name: .customLong("to"), help: "Destination bucket as a local directory (instead of an objstore config).")
     var to: String?
 
+    @Option(help: "Blocks uploaded at the same time.")
+    var concurrency: Int = 2
+
     func validate() throws {
         try bucket.validate(path: to)
         guard !label.isEmpty else { throw ValidationError("give at least one --label k=v (Thanos needs external labels)") }
         for l in label where !l.contains("=") || l.hasPrefix("=") { throw ValidationError("--label \(l): want k=v") }
+        if concurrency < 1 { throw ValidationError("--concurrency must be >= 1") }
     }
 
     func run() async throws {
@@ -41,10 +45,17 @@ struct Upload: AsyncParsableCommand {
             let (b, _) = try await bucket.bucket(path: to)
             var uploaded = 0, skipped = 0
             var bytes: Int64 = 0
-            for dir in try Block.directories(at: blocks) {
-                let r = try await BlockTransfer.upload(blockDirectory: dir, to: b, labels: labels)
-                if r.skipped { skipped += 1 } else { uploaded += 1; bytes += r.bytes }
-                print("\(r.ulid) \(r.skipped ? "already in bucket, skipped" : "uploaded \(humanBytes(r.bytes))")")
+            let dirs = try Block.directories(at: blocks)
+            let external = labels
+            try await withThrowingTaskGroup(of: BlockTransfer.UploadResult.self) { g in
+                var pending = dirs[...]
+                func start(_ d: String) { g.addTask { try await BlockTransfer.upload(blockDirectory: d, to: b, labels: external) } }
+                for _ in 0..<concurrency { if let d = pending.popFirst() { start(d) } }
+                while let r = try await g.next() {
+                    if r.skipped { skipped += 1 } else { uploaded += 1; bytes += r.bytes }
+                    print("\(r.ulid) \(r.skipped ? "already in bucket, skipped" : "uploaded \(humanBytes(r.bytes))")")
+                    if let d = pending.popFirst() { start(d) }
+                }
             }
             print("uploaded \(uploaded) block(s), \(humanBytes(bytes)); skipped \(skipped)")
         }

@@ -84,12 +84,12 @@ enum AzureXML {
     }
 
     private static func parseTag(_ s: String) -> (String, [String: String]) {
-        let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return (t, [:]) }
+        let t = trimmed(Substring(s))
+        guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return (String(t), [:]) }
         var attrs: [String: String] = [:]
         var rest = t[sp...]
         while let eq = rest.firstIndex(of: "=") {
-            let name = rest[..<eq].trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = String(trimmed(rest[..<eq]))
             var after = rest[rest.index(after: eq)...].drop(while: { $0 == " " })
             guard let q = after.first, q == "\"" || q == "'" else { break }
             after = after.dropFirst()
@@ -98,6 +98,14 @@ enum AzureXML {
             rest = after[after.index(after: end)...]
         }
         return (String(t[..<sp]), attrs)
+    }
+
+    /// XML whitespace trimmed from both ends, without bridging to NSString (this runs for
+    /// every tag of a listing page).
+    static func trimmed(_ s: Substring) -> Substring {
+        func ws(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\r\n" }
+        guard let a = s.firstIndex(where: { !ws($0) }), let b = s.lastIndex(where: { !ws($0) }) else { return "" }
+        return s[a...b]
     }
 
     static func decode(_ b: [UInt8]) -> String {
