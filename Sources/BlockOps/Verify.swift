@@ -1,3 +1,4 @@
+import Foundation
 import TSDB
 
 /// One problem found in a block.
@@ -18,6 +19,12 @@ public struct Finding: Sendable, Equatable, CustomStringConvertible {
         case chunkAtMaxTime = "chunk-at-max-time"  // Prometheus issue 347
         case statsMismatch = "stats-mismatch"
         case postings
+        case duplicateSeries = "duplicate-series"
+        case seriesEntry = "series-entry"
+        case postingsMismatch = "postings-mismatch"
+        case filesMismatch = "files-mismatch"
+        case duplicateChunk = "duplicate-chunk"
+        case chunkSamples = "chunk-samples"
         // Bucket level (BucketChecks).
         case partialUpload = "partial-upload"
         case markedForDeletion = "marked-for-deletion"
@@ -51,52 +58,73 @@ public struct Finding: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Checks one local block: every section CRC, structure and ordering, every chunk's CRC and
-/// placement, and meta.json stats against what the index and chunks hold. Findings are
-/// collected, not thrown, so one bad series does not hide the rest; at most `maxPerKind`
-/// findings of a kind are kept.
+/// placement, postings against the series, the Thanos files list, and meta.json stats
+/// against what the index and chunks hold; with `deep`, every chunk is decoded and its
+/// samples compared with the index. Findings are collected, not thrown, so one bad series
+/// does not hide the rest; at most `maxPerKind` findings of a kind are kept.
 public struct BlockVerifier {
     public var maxPerKind = 20
+    public var deep = false
 
-    public init() {}
+    public init(deep: Bool = false) { self.deep = deep }
+
+    /// Per label pair: how many series carry it and a hash of their refs, to compare with
+    /// the pair's postings list without keeping every list in memory.
+    struct PairTally {
+        var count = 0
+        var hash: UInt64 = 0
+        mutating func add(_ ref: SeriesRef) {
+            count += 1
+            hash &+= mix(ref)
+        }
+    }
+
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 
     public func verify(directory: String) -> [Finding] {
         let name = directory.split(separator: "/").last.map(String.init) ?? directory
         var out: [Finding] = []
         var perKind: [Finding.Kind: Int] = [:]
-        func add(_ f: Finding) {
-            perKind[f.kind, default: 0] += 1
-            if perKind[f.kind]! <= maxPerKind { out.append(f) }
+        func add(_ kind: Finding.Kind, _ file: String, _ offset: Int?, _ series: String?, _ detail: String) {
+            perKind[kind, default: 0] += 1
+            if perKind[kind]! <= maxPerKind {
+                out.append(Finding(block: name, kind: kind, file: file, offset: offset, series: series, detail: detail))
+            }
         }
         let block: Block
         do {
             block = try Block(directory: directory)
         } catch {
-            add(Finding(block: name, kind: .unreadable, file: relative(error.file, directory), offset: error.offset, series: nil,
-                        detail: "\(error.section.isEmpty ? "" : error.section + ": ")\(error.kind.rawValue): \(error.detail)"))
+            add(.unreadable, relative(error.file, directory), error.offset, nil,
+                "\(error.section.isEmpty ? "" : error.section + ": ")\(error.kind.rawValue): \(error.detail)")
             return out
         }
-        if block.meta.ulid.description != name {
-            add(Finding(block: name, kind: .metaMismatch, file: "meta.json", offset: nil, series: nil,
-                        detail: "ulid \(block.meta.ulid) differs from the directory name"))
+        let meta = block.meta
+        if meta.ulid.description != name {
+            add(.metaMismatch, "meta.json", nil, nil, "ulid \(meta.ulid) differs from the directory name")
         }
-        if block.meta.minTime >= block.meta.maxTime {
-            add(Finding(block: name, kind: .metaMismatch, file: "meta.json", offset: nil, series: nil,
-                        detail: "minTime \(block.meta.minTime) is not before maxTime \(block.meta.maxTime)"))
+        if meta.minTime >= meta.maxTime {
+            add(.metaMismatch, "meta.json", nil, nil, "minTime \(meta.minTime) is not before maxTime \(meta.maxTime)")
         }
+        checkFiles(block, directory, add)
         let ix = block.index
         // Symbols: byte-wise sorted and unique.
         do {
             let syms = try ix.allSymbols()
             for i in syms.indices.dropFirst() where byteCompare(syms[i - 1], syms[i]) >= 0 {
-                add(Finding(block: name, kind: .symbolOrder, file: "index", offset: Int(ix.toc.symbols), series: nil,
-                            detail: "symbol \(i) \"\(syms[i])\" does not sort after \"\(syms[i - 1])\""))
+                add(.symbolOrder, "index", Int(ix.toc.symbols), nil, "symbol \(i) \"\(syms[i])\" does not sort after \"\(syms[i - 1])\"")
             }
         } catch {
-            add(Finding(block: name, kind: .unreadable, file: "index", offset: error.offset, series: nil, detail: error.description))
+            add(.unreadable, "index", error.offset, nil, error.description)
         }
         let refs: [SeriesRef]
         do { refs = try ix.allPostings() } catch {
-            add(Finding(block: name, kind: .postings, file: "index", offset: error.offset, series: nil, detail: error.description))
+            add(.postings, "index", error.offset, nil, error.description)
             return out
         }
         var labels: [LabelRef] = []
@@ -105,88 +133,208 @@ public struct BlockVerifier {
         var numChunks: UInt64 = 0
         var numSamples: UInt64 = 0
         var unreadableChunks = 0
-        let mint = block.meta.minTime
-        let maxt = block.meta.maxTime
+        var pairs: [UInt64: PairTally] = [:]
+        var ts: [Int64] = []
+        var vs: [Double] = []
+        let mint = meta.minTime
+        let maxt = meta.maxTime
         for ref in refs {
             let lbls: Labels
             do {
                 try ix.series(ref, labels: &labels, chunks: &chunks)
                 lbls = try ix.labels(labels)
             } catch {
-                add(Finding(block: name, kind: .unreadable, file: "index", offset: error.offset, series: nil, detail: error.description))
+                add(.seriesEntry, "index", error.offset, nil, "\(error.kind.rawValue): \(error.detail)")
                 continue
             }
+            for l in labels { pairs[UInt64(l.name) << 32 | UInt64(l.value), default: PairTally()].add(ref) }
             let seriesText = lbls.description
-            if lbls.isEmpty {
-                add(Finding(block: name, kind: .emptyLabels, file: "index", offset: ix.seriesOffset(ref), series: seriesText,
-                            detail: "series has no labels"))
-            }
+            let at = ix.seriesOffset(ref)
+            if lbls.isEmpty { add(.emptyLabels, "index", at, seriesText, "series has no labels") }
             for i in lbls.indices.dropFirst() where byteCompare(lbls[i - 1].name, lbls[i].name) >= 0 {
-                add(Finding(block: name, kind: .labelOrder, file: "index", offset: ix.seriesOffset(ref), series: seriesText,
-                            detail: "label \(lbls[i].name) is not after \(lbls[i - 1].name)"))
+                add(.labelOrder, "index", at, seriesText, "label \(lbls[i].name) is not after \(lbls[i - 1].name)")
             }
-            if let p = prev, Labels.compare(p, lbls) >= 0 {
-                add(Finding(block: name, kind: .seriesOrder, file: "index", offset: ix.seriesOffset(ref), series: seriesText,
-                            detail: "series does not sort after \(p)"))
+            if let p = prev {
+                let c = Labels.compare(p, lbls)
+                if c == 0 {
+                    add(.duplicateSeries, "index", at, seriesText, "the same label set as the series before it")
+                } else if c > 0 {
+                    add(.seriesOrder, "index", at, seriesText, "series does not sort after \(p)")
+                }
             }
             prev = lbls
-            if chunks.isEmpty {
-                add(Finding(block: name, kind: .seriesWithoutChunks, file: "index", offset: ix.seriesOffset(ref),
-                            series: seriesText, detail: "series has no chunks"))
-            }
-            var lastMax: Int64? = nil
+            if chunks.isEmpty { add(.seriesWithoutChunks, "index", at, seriesText, "series has no chunks") }
+            var last: (meta: ChunkMeta, raw: RawChunk?)? = nil
             for c in chunks {
                 numChunks += 1
-                if let lm = lastMax, c.minTime <= lm {
-                    add(Finding(block: name, kind: .chunkOrder, file: "index", offset: ix.seriesOffset(ref), series: seriesText,
-                                detail: "chunk [\(c.minTime), \(c.maxTime)] starts at or before the previous chunk's end \(lm)"))
-                }
-                lastMax = c.maxTime
-                if c.minTime == maxt {
-                    add(Finding(block: name, kind: .chunkAtMaxTime, file: "index", offset: ix.seriesOffset(ref), series: seriesText,
-                                detail: "chunk starts exactly at the block's maxTime \(maxt) (Prometheus issue 347)"))
-                } else if c.minTime < mint || c.maxTime >= maxt {
-                    add(Finding(block: name, kind: .chunkOutsideBlock, file: "index", offset: ix.seriesOffset(ref), series: seriesText,
-                                detail: "chunk [\(c.minTime), \(c.maxTime)] is outside the block [\(mint), \(maxt))"))
-                }
+                var raw: RawChunk? = nil
                 do {
-                    let raw = try block.chunks.chunk(c.ref)
-                    if !raw.encoding.isKnown {
-                        add(Finding(block: name, kind: .chunkEncoding, file: block.chunks.segmentNames[c.ref.segment],
-                                    offset: c.ref.offset, series: seriesText, detail: "unknown chunk encoding \(raw.encoding.rawValue)"))
-                    } else if raw.encoding != .thanosAggregate, raw.dataRange.count >= 2 {
-                        numSamples += raw.storage.withBytes(raw.dataRange.lowerBound..<raw.dataRange.lowerBound + 2) {
+                    let r = try block.chunks.chunk(c.ref)
+                    raw = r
+                    if !r.encoding.isKnown {
+                        add(.chunkEncoding, block.chunks.segmentNames[c.ref.segment], c.ref.offset, seriesText,
+                            "unknown chunk encoding \(r.encoding.rawValue)")
+                    } else if r.encoding != .thanosAggregate, r.dataRange.count >= 2 {
+                        numSamples += r.storage.withBytes(r.dataRange.lowerBound..<r.dataRange.lowerBound + 2) {
                             UInt64($0[0]) << 8 | UInt64($0[1])
                         }
                     }
                 } catch {
                     unreadableChunks += 1
-                    let kind: Finding.Kind = error.kind == .checksum ? .chunkChecksum : .chunkRef
-                    add(Finding(block: name, kind: kind, file: error.file.isEmpty ? "chunks" : error.file, offset: error.offset,
-                                series: seriesText, detail: error.detail))
+                    add(error.kind == .checksum ? .chunkChecksum : .chunkRef, error.file.isEmpty ? "chunks" : error.file,
+                        error.offset, seriesText, error.detail)
+                }
+                if let l = last, c.minTime <= l.meta.maxTime {
+                    let same = c.minTime == l.meta.minTime && c.maxTime == l.meta.maxTime && raw != nil && l.raw != nil
+                        && raw!.storage.withBytes(raw!.recordRange) { a in l.raw!.storage.withBytes(l.raw!.recordRange) { a.elementsEqual($0) } }
+                    if same {
+                        add(.duplicateChunk, "index", at, seriesText, "chunk [\(c.minTime), \(c.maxTime)] is an exact copy of the one before it")
+                    } else {
+                        add(.chunkOrder, "index", at, seriesText,
+                            "chunk [\(c.minTime), \(c.maxTime)] starts at or before the previous chunk's end \(l.meta.maxTime)")
+                    }
+                }
+                last = (c, raw)
+                if c.minTime == maxt {
+                    add(.chunkAtMaxTime, "index", at, seriesText, "chunk starts exactly at the block's maxTime \(maxt) (Prometheus issue 347)")
+                } else if c.minTime < mint || c.maxTime >= maxt {
+                    add(.chunkOutsideBlock, "index", at, seriesText, "chunk [\(c.minTime), \(c.maxTime)] is outside the block [\(mint), \(maxt))")
+                }
+                if deep, let r = raw, r.encoding.isKnown {
+                    if let problem = checkSamples(r, c, &ts, &vs) {
+                        add(.chunkSamples, block.chunks.segmentNames[c.ref.segment], c.ref.offset, seriesText, problem)
+                    }
                 }
             }
         }
-        let st = block.meta.stats
+        checkPostings(ix, Set(refs), pairs, add)
+        let st = meta.stats
         if st.numSeries != UInt64(refs.count) {
-            add(Finding(block: name, kind: .statsMismatch, file: "meta.json", offset: nil, series: nil,
-                        detail: "meta.json says \(st.numSeries) series, the index holds \(refs.count)"))
+            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numSeries) series, the index holds \(refs.count)")
         }
         if st.numChunks != numChunks {
-            add(Finding(block: name, kind: .statsMismatch, file: "meta.json", offset: nil, series: nil,
-                        detail: "meta.json says \(st.numChunks) chunks, the index references \(numChunks)"))
+            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numChunks) chunks, the index references \(numChunks)")
         }
         // Samples are counted from chunk headers; a chunk already reported unreadable
         // cannot be counted, so the comparison would only repeat that finding.
-        if block.meta.resolution == 0, unreadableChunks == 0, st.numSamples != numSamples {
-            add(Finding(block: name, kind: .statsMismatch, file: "meta.json", offset: nil, series: nil,
-                        detail: "meta.json says \(st.numSamples) samples, the chunks hold \(numSamples)"))
+        if meta.resolution == 0, unreadableChunks == 0, st.numSamples != numSamples {
+            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numSamples) samples, the chunks hold \(numSamples)")
         }
         for (k, n) in perKind where n > maxPerKind {
             out.append(Finding(block: name, kind: k, file: "", offset: nil, series: nil,
                                detail: "\(n - maxPerKind) more findings of this kind not shown"))
         }
         return out
+    }
+
+    /// Every postings list: CRC (checked by the reader), strictly increasing, pointing at
+    /// real series, and holding exactly the series that carry its label pair.
+    func checkPostings(_ ix: IndexReader, _ series: Set<SeriesRef>, _ pairs: [UInt64: PairTally],
+                       _ add: (Finding.Kind, String, Int?, String?, String) -> Void) {
+        var seen = 0
+        let raw = ix.storage
+        for i in 0..<ix.postingsTableCount {
+            let nameRange = ix.postingsNameRange(at: i)
+            let valueRange = ix.postingsValueRange(at: i)
+            let pairText = raw.withBytes(nameRange) { String(decoding: $0, as: UTF8.self) } + "="
+                + raw.withBytes(valueRange) { String(decoding: $0, as: UTF8.self) }
+            if nameRange.isEmpty && valueRange.isEmpty { continue }  // the all-series list
+            var tally = PairTally()
+            var last: SeriesRef? = nil
+            var bad: String? = nil
+            do {
+                try ix.forEachPosting(at: ix.postingsListOffset(at: i)) { ref in
+                    if let l = last, ref <= l, bad == nil { bad = "not strictly increasing at series \(ref)" }
+                    if !series.contains(ref), bad == nil { bad = "names series \(ref), which is not in the index" }
+                    last = ref
+                    tally.add(ref)
+                }
+            } catch {
+                add(.postings, "index", error.offset, nil, "postings of \(pairText): \(error.detail)")
+                continue
+            }
+            if let bad { add(.postingsMismatch, "index", ix.postingsListOffset(at: i), nil, "postings of \(pairText) \(bad)") }
+            // Compare with the series walk (v2: through symbol refs).
+            let nref = raw.withBytes(nameRange) { ix.symbolRef(of: $0) }
+            let vref = raw.withBytes(valueRange) { ix.symbolRef(of: $0) }
+            guard ix.version >= 2 else { continue }
+            guard let n = nref, let v = vref, let want = pairs[UInt64(n) << 32 | UInt64(v)] else {
+                add(.postingsMismatch, "index", ix.postingsListOffset(at: i), nil,
+                    "postings of \(pairText) list \(tally.count) series, but no series carries that label pair")
+                continue
+            }
+            seen += 1
+            if want.count != tally.count || want.hash != tally.hash {
+                add(.postingsMismatch, "index", ix.postingsListOffset(at: i), nil,
+                    "postings of \(pairText) list \(tally.count) series; \(want.count) series carry the pair (or other ones)")
+            }
+        }
+        if ix.version >= 2 && seen < pairs.count {
+            add(.postingsMismatch, "index", Int(ix.toc.postingsTable), nil,
+                "\(pairs.count - seen) label pair(s) carried by series have no postings list")
+        }
+    }
+
+    /// The Thanos files list (when present) against the files on disk.
+    func checkFiles(_ block: Block, _ dir: String, _ add: (Finding.Kind, String, Int?, String?, String) -> Void) {
+        guard let files = block.meta.thanos?.files, !files.isEmpty else { return }
+        var listed = Set<String>()
+        for f in files where f.relPath != "meta.json" {
+            listed.insert(f.relPath)
+            let size = (try? FileManager.default.attributesOfItem(atPath: dir + "/" + f.relPath))?[.size] as? NSNumber
+            guard let size else {
+                add(.filesMismatch, f.relPath, nil, nil, "listed in meta.json but missing")
+                continue
+            }
+            if let want = f.sizeBytes, want != size.int64Value {
+                add(.filesMismatch, f.relPath, nil, nil, "\(size.int64Value) bytes, meta.json lists \(want)")
+            }
+        }
+        for f in block.chunks.segmentNames + ["index"] where !listed.contains(f) {
+            add(.filesMismatch, f, nil, nil, "present but not in meta.json's files list")
+        }
+    }
+
+    /// --deep: decode the chunk; samples must lie exactly on the index's [minTime, maxTime]
+    /// and strictly increase. Returns what is wrong, or nil.
+    func checkSamples(_ r: RawChunk, _ c: ChunkMeta, _ ts: inout [Int64], _ vs: inout [Double]) -> String? {
+        ts.removeAll(keepingCapacity: true)
+        vs.removeAll(keepingCapacity: true)
+        do {
+            try r.withData { (d) throws(TSDBError) in
+                let o = r.dataRange.lowerBound
+                switch r.encoding {
+                case .xor:
+                    try XORIterator.decodeAll(d, origin: o, timestamps: &ts, values: &vs)
+                case .histogram:
+                    var it = try HistogramIterator(d, origin: o)
+                    while try it.next() { ts.append(it.timestamp) }
+                case .floatHistogram:
+                    var it = try FloatHistogramIterator(d, origin: o)
+                    while try it.next() { ts.append(it.timestamp) }
+                default:
+                    // Aggregates: each sub-chunk must decode; their times follow windows,
+                    // not the chunk meta, so only order is checked (on the count aggregate).
+                    let a = try AggregateChunk(d, origin: o)
+                    for (kind, e) in a.present where e.encoding == .xor {
+                        var t: [Int64] = [], v: [Double] = []
+                        try XORIterator.decodeAll(UnsafeRawBufferPointer(rebasing: d[e.range]), origin: o + e.range.lowerBound,
+                                                  timestamps: &t, values: &v)
+                        if kind == .count { ts = t }
+                    }
+                }
+            }
+        } catch {
+            return "does not decode: \(error.kind.rawValue) at \(error.offset): \(error.detail)"
+        }
+        guard let first = ts.first, let last = ts.last else { return "holds no samples" }
+        for i in ts.indices.dropFirst() where ts[i] <= ts[i - 1] {
+            return "timestamp \(ts[i]) at sample \(i) does not increase on \(ts[i - 1])"
+        }
+        if r.encoding != .thanosAggregate && (first != c.minTime || last != c.maxTime) {
+            return "samples span [\(first), \(last)], the index says [\(c.minTime), \(c.maxTime)]"
+        }
+        return nil
     }
 
     func relative(_ file: String, _ dir: String) -> String {

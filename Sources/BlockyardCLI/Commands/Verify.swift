@@ -24,6 +24,9 @@ struct Verify: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Output format: text or json (one record per finding).")
     var output: String = "text"
 
+    @Flag(help: "Also decode every chunk and check its samples against the index (first and last timestamp, strictly increasing).")
+    var deep = false
+
     func validate() throws {
         guard ["text", "json"].contains(output) else { throw ValidationError("--output must be text or json") }
         for id in ids where ULID(id) == nil { throw ValidationError("--id \(id) is not a ULID") }
@@ -42,7 +45,7 @@ struct Verify: AsyncParsableCommand {
             }
             // Blocks are independent: verify them in parallel, report in ULID order.
             return try await withThrowingTaskGroup(of: (Int, [Finding]).self) { g in
-                for (i, d) in dirs.enumerated() { g.addTask { (i, BlockVerifier().verify(directory: d)) } }
+                for (i, d) in dirs.enumerated() { g.addTask { [deep] in (i, BlockVerifier(deep: deep).verify(directory: d)) } }
                 var all = [[Finding]](repeating: [], count: dirs.count)
                 for try await (i, f) in g { all[i] = f }
                 let out = OutputSink()

@@ -105,6 +105,24 @@ public final class IndexReader: @unchecked Sendable {
         }
     }
 
+    /// The v2 symbol reference of a string, by binary search over the (sorted) table;
+    /// nil when absent or for v1 indexes, whose refs are offsets.
+    package func symbolRef(of bytes: UnsafeRawBufferPointer) -> UInt32? {
+        guard version >= 2 else { return nil }
+        var lo = 0, hi = symbols.count
+        let b = storage.raw
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let c = byteCompare(UnsafeRawBufferPointer(rebasing: b[symbols.rangeAt(index: mid, in: b)]), bytes)
+            if c == 0 { return UInt32(mid) }
+            if c < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return nil
+    }
+
+    /// Byte range of the label name of postings offset table entry `i`.
+    package func postingsNameRange(at i: Int) -> Range<Int> { postingsTable.nameRange(at: i, in: storage.raw) }
+
     /// Every symbol in table order (byte-wise sorted in a valid index).
     public func allSymbols() throws(TSDBError) -> [String] {
         var out: [String] = []

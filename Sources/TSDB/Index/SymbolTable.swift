@@ -69,7 +69,8 @@ struct SymbolTable {
 /// The postings offset table: (name, value) -> offset of its postings list, byte-wise
 /// sorted by name then value (v1 writers left it unsorted; it is sorted on load).
 struct PostingsOffsetTable {
-    /// Per entry, the offset of its value's length prefix in the file.
+    /// Per entry, the offsets of its name's and value's length prefixes in the file.
+    var nameOffsets: [Int] = []
     var valueOffsets: [Int] = []
     /// Per entry, the offset of its postings list.
     var offsets: [UInt64] = []
@@ -91,7 +92,6 @@ struct PostingsOffsetTable {
         guard n <= e.remaining / 4 else {
             throw TSDBError(.corrupt, offset: body, "postings offset table claims \(n) entries in \(len) bytes")
         }
-        var nameOffsets: [Int] = []
         nameOffsets.reserveCapacity(n)
         valueOffsets.reserveCapacity(n)
         offsets.reserveCapacity(n)
@@ -143,6 +143,12 @@ struct PostingsOffsetTable {
     func valueRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> {
         var r = ByteReader(b, position: valueOffsets[i])
         let l = (try? r.readLength("label value")) ?? 0
+        return r.position..<(r.position + l)
+    }
+
+    func nameRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> {
+        var r = ByteReader(b, position: nameOffsets[i])
+        let l = (try? r.readLength("label name")) ?? 0
         return r.position..<(r.position + l)
     }
 
