@@ -62,9 +62,13 @@ public struct Finding: Sendable, Equatable, CustomStringConvertible {
 /// against what the index and chunks hold; with `deep`, every chunk is decoded and its
 /// samples compared with the index. Findings are collected, not thrown, so one bad series
 /// does not hide the rest; at most `maxPerKind` findings of a kind are kept.
-public struct BlockVerifier {
+public struct BlockVerifier: Sendable {
     public var maxPerKind = 20
     public var deep = false
+    /// Slices of the series walk run at once (default: one per core).
+    public var parallelism = ProcessInfo.processInfo.activeProcessorCount
+    /// Fewer series than this per slice are not worth a thread.
+    public var minSeriesPerSlice = 2048
 
     public init(deep: Bool = false) { self.deep = deep }
 
@@ -73,6 +77,10 @@ public struct BlockVerifier {
     struct PairTally {
         var count = 0
         var hash: UInt64 = 0
+        init(count: Int = 0, hash: UInt64 = 0) {
+            self.count = count
+            self.hash = hash
+        }
         mutating func add(_ ref: SeriesRef) {
             count += 1
             hash &+= mix(ref)
@@ -127,17 +135,85 @@ public struct BlockVerifier {
             add(.postings, "index", error.offset, nil, error.description)
             return out
         }
-        var labels: [LabelRef] = []
-        var chunks: [ChunkMeta] = []
-        var prev: Labels? = nil
+        // The series walk, split over the cores: each slice is walked on its own and the
+        // results merged in order (the order check across a slice boundary is done here).
+        let slices = max(1, min(parallelism, refs.count / max(1, minSeriesPerSlice)))
+        let step = (refs.count + slices - 1) / slices
+        let walks = UnsafeMutableBufferPointer<Walk?>.allocate(capacity: slices)
+        walks.initialize(repeating: nil)
+        defer { walks.deallocate() }
+        // Each iteration writes only its own slot.
+        nonisolated(unsafe) let slots = walks
+        DispatchQueue.concurrentPerform(iterations: slices) { k in
+            let lo = k * step
+            let hi = min(refs.count, lo + step)
+            slots[k] = walk(block, name, refs[lo..<hi])
+        }
+        var pairs: [UInt64: PairTally] = [:]
         var numChunks: UInt64 = 0
         var numSamples: UInt64 = 0
         var unreadableChunks = 0
+        var previousLast: Labels? = nil
+        for k in 0..<slices {
+            guard let w = walks[k] else { continue }
+            if let p = previousLast, let (first, text, at) = w.first {
+                let c = Labels.compare(p, first)
+                if c == 0 { add(.duplicateSeries, "index", at, text, "the same label set as the series before it") }
+                else if c > 0 { add(.seriesOrder, "index", at, text, "series does not sort after \(p)") }
+            }
+            previousLast = w.last ?? previousLast
+            for f in w.findings { add(f.kind, f.file, f.offset, f.series, f.detail) }
+            if pairs.isEmpty { pairs = w.pairs } else { pairs.merge(w.pairs) { PairTally(count: $0.count + $1.count, hash: $0.hash &+ $1.hash) } }
+            numChunks += w.numChunks
+            numSamples += w.numSamples
+            unreadableChunks += w.unreadableChunks
+        }
+        checkPostings(ix, Set(refs), pairs, add)
+        let st = meta.stats
+        if st.numSeries != UInt64(refs.count) {
+            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numSeries) series, the index holds \(refs.count)")
+        }
+        if st.numChunks != numChunks {
+            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numChunks) chunks, the index references \(numChunks)")
+        }
+        // Samples are counted from chunk headers; a chunk already reported unreadable
+        // cannot be counted, so the comparison would only repeat that finding.
+        if meta.resolution == 0, unreadableChunks == 0, st.numSamples != numSamples {
+            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numSamples) samples, the chunks hold \(numSamples)")
+        }
+        for (k, n) in perKind where n > maxPerKind {
+            out.append(Finding(block: name, kind: k, file: "", offset: nil, series: nil,
+                               detail: "\(n - maxPerKind) more findings of this kind not shown"))
+        }
+        return out
+    }
+
+    /// What one slice of the series walk found.
+    struct Walk {
+        var findings: [Finding] = []
         var pairs: [UInt64: PairTally] = [:]
+        var numChunks: UInt64 = 0
+        var numSamples: UInt64 = 0
+        var unreadableChunks = 0
+        /// The slice's first series (labels, text, offset) and last labels, for the
+        /// order check across slice boundaries.
+        var first: (Labels, String, Int)? = nil
+        var last: Labels? = nil
+    }
+
+    func walk(_ block: Block, _ name: String, _ refs: ArraySlice<SeriesRef>) -> Walk {
+        var w = Walk()
+        func add(_ kind: Finding.Kind, _ file: String, _ offset: Int?, _ series: String?, _ detail: String) {
+            w.findings.append(Finding(block: name, kind: kind, file: file, offset: offset, series: series, detail: detail))
+        }
+        let ix = block.index
+        let mint = block.meta.minTime
+        let maxt = block.meta.maxTime
+        var labels: [LabelRef] = []
+        var chunks: [ChunkMeta] = []
+        var prev: Labels? = nil
         var ts: [Int64] = []
         var vs: [Double] = []
-        let mint = meta.minTime
-        let maxt = meta.maxTime
         for ref in refs {
             let lbls: Labels
             do {
@@ -147,9 +223,11 @@ public struct BlockVerifier {
                 add(.seriesEntry, "index", error.offset, nil, "\(error.kind.rawValue): \(error.detail)")
                 continue
             }
-            for l in labels { pairs[UInt64(l.name) << 32 | UInt64(l.value), default: PairTally()].add(ref) }
+            for l in labels { w.pairs[UInt64(l.name) << 32 | UInt64(l.value), default: PairTally()].add(ref) }
             let seriesText = lbls.description
             let at = ix.seriesOffset(ref)
+            if w.first == nil { w.first = (lbls, seriesText, at) }
+            w.last = lbls
             if lbls.isEmpty { add(.emptyLabels, "index", at, seriesText, "series has no labels") }
             for i in lbls.indices.dropFirst() where byteCompare(lbls[i - 1].name, lbls[i].name) >= 0 {
                 add(.labelOrder, "index", at, seriesText, "label \(lbls[i].name) is not after \(lbls[i - 1].name)")
@@ -166,7 +244,7 @@ public struct BlockVerifier {
             if chunks.isEmpty { add(.seriesWithoutChunks, "index", at, seriesText, "series has no chunks") }
             var last: (meta: ChunkMeta, raw: RawChunk?)? = nil
             for c in chunks {
-                numChunks += 1
+                w.numChunks += 1
                 var raw: RawChunk? = nil
                 do {
                     let r = try block.chunks.chunk(c.ref)
@@ -175,12 +253,12 @@ public struct BlockVerifier {
                         add(.chunkEncoding, block.chunks.segmentNames[c.ref.segment], c.ref.offset, seriesText,
                             "unknown chunk encoding \(r.encoding.rawValue)")
                     } else if r.encoding != .thanosAggregate, r.dataRange.count >= 2 {
-                        numSamples += r.storage.withBytes(r.dataRange.lowerBound..<r.dataRange.lowerBound + 2) {
+                        w.numSamples += r.storage.withBytes(r.dataRange.lowerBound..<r.dataRange.lowerBound + 2) {
                             UInt64($0[0]) << 8 | UInt64($0[1])
                         }
                     }
                 } catch {
-                    unreadableChunks += 1
+                    w.unreadableChunks += 1
                     add(error.kind == .checksum ? .chunkChecksum : .chunkRef, error.file.isEmpty ? "chunks" : error.file,
                         error.offset, seriesText, error.detail)
                 }
@@ -207,24 +285,7 @@ public struct BlockVerifier {
                 }
             }
         }
-        checkPostings(ix, Set(refs), pairs, add)
-        let st = meta.stats
-        if st.numSeries != UInt64(refs.count) {
-            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numSeries) series, the index holds \(refs.count)")
-        }
-        if st.numChunks != numChunks {
-            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numChunks) chunks, the index references \(numChunks)")
-        }
-        // Samples are counted from chunk headers; a chunk already reported unreadable
-        // cannot be counted, so the comparison would only repeat that finding.
-        if meta.resolution == 0, unreadableChunks == 0, st.numSamples != numSamples {
-            add(.statsMismatch, "meta.json", nil, nil, "meta.json says \(st.numSamples) samples, the chunks hold \(numSamples)")
-        }
-        for (k, n) in perKind where n > maxPerKind {
-            out.append(Finding(block: name, kind: k, file: "", offset: nil, series: nil,
-                               detail: "\(n - maxPerKind) more findings of this kind not shown"))
-        }
-        return out
+        return w
     }
 
     /// Every postings list: CRC (checked by the reader), strictly increasing, pointing at

@@ -111,7 +111,13 @@ struct VerifyRewriteTests {
         m.stats.numSamples = samples
         m.thanos?.files = []  // sizes changed with the new index; the files list is checked elsewhere
         try m.serialized().write(toFile: dir + "/meta.json", atomically: true, encoding: .utf8)
-        return (tmp, BlockVerifier().verify(directory: dir), BlockVerifier(deep: true).verify(directory: dir))
+        let sequential = BlockVerifier().verify(directory: dir)
+        // The walk split into many slices must find exactly the same, in the same order.
+        var sliced = BlockVerifier()
+        sliced.parallelism = 7
+        sliced.minSeriesPerSlice = 1
+        #expect(sliced.verify(directory: dir).map(\.description) == sequential.map(\.description))
+        return (tmp, sequential, BlockVerifier(deep: true).verify(directory: dir))
     }
 
     @Test("the rewrite itself is clean")
@@ -122,9 +128,10 @@ struct VerifyRewriteTests {
         #expect(deep.isEmpty, "\(deep)")
     }
 
-    @Test("series written out of order")
-    func outOfOrder() throws {
-        let (tmp, f, _) = try rewritten { $0.swapAt(3, 4) }
+    @Test("series written out of order", arguments: [3, 8, 9, 17])
+    func outOfOrder(at i: Int) throws {
+        // With 60 series in 7 slices of 9, swaps at 8/9 and 17/18 straddle slice boundaries.
+        let (tmp, f, _) = try rewritten { $0.swapAt(i, i + 1) }
         defer { Fixtures.cleanup(tmp) }
         #expect(Set(f.map(\.kind)) == [.seriesOrder], "\(f)")
     }
