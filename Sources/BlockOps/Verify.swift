@@ -122,13 +122,13 @@ public struct BlockVerifier: Sendable {
         checkFiles(block, directory, add)
         let ix = block.index
         // Symbols: byte-wise sorted and unique.
-        do {
-            let syms = try ix.allSymbols()
-            for i in syms.indices.dropFirst() where byteCompare(syms[i - 1], syms[i]) >= 0 {
-                add(.symbolOrder, "index", Int(ix.toc.symbols), nil, "symbol \(i) \"\(syms[i])\" does not sort after \"\(syms[i - 1])\"")
+        for i in 1..<max(1, ix.symbolCount) {
+            let a = ix.symbolBytesRange(index: i - 1), b = ix.symbolBytesRange(index: i)
+            let c = ix.storage.withBytes(a) { x in ix.storage.withBytes(b) { byteCompare(x, $0) } }
+            if c >= 0 {
+                let text = { (r: Range<Int>) in ix.storage.withBytes(r) { String(decoding: $0, as: UTF8.self) } }
+                add(.symbolOrder, "index", Int(ix.toc.symbols), nil, "symbol \(i) \"\(text(b))\" does not sort after \"\(text(a))\"")
             }
-        } catch {
-            add(.unreadable, "index", error.offset, nil, error.description)
         }
         let refs: [SeriesRef]
         do { refs = try ix.allPostings() } catch {
@@ -153,13 +153,14 @@ public struct BlockVerifier: Sendable {
         var numChunks: UInt64 = 0
         var numSamples: UInt64 = 0
         var unreadableChunks = 0
-        var previousLast: Labels? = nil
+        var previousLast: [LabelRef]? = nil
         for k in 0..<slices {
             guard let w = walks[k] else { continue }
-            if let p = previousLast, let (first, text, at) = w.first {
-                let c = Labels.compare(p, first)
+            if let p = previousLast, let (first, at) = w.first {
+                let c = Self.compare(p, first)
+                let text = (try? ix.labels(first).description) ?? "?"
                 if c == 0 { add(.duplicateSeries, "index", at, text, "the same label set as the series before it") }
-                else if c > 0 { add(.seriesOrder, "index", at, text, "series does not sort after \(p)") }
+                else if c > 0 { add(.seriesOrder, "index", at, text, "series does not sort after \((try? ix.labels(p).description) ?? "?")") }
             }
             previousLast = w.last ?? previousLast
             for f in w.findings { add(f.kind, f.file, f.offset, f.series, f.detail) }
@@ -197,8 +198,8 @@ public struct BlockVerifier: Sendable {
         var unreadableChunks = 0
         /// The slice's first series (labels, text, offset) and last labels, for the
         /// order check across slice boundaries.
-        var first: (Labels, String, Int)? = nil
-        var last: Labels? = nil
+        var first: ([LabelRef], Int)? = nil
+        var last: [LabelRef]? = nil
     }
 
     func walk(_ block: Block, _ name: String, _ refs: ArraySlice<SeriesRef>) -> Walk {
@@ -214,34 +215,42 @@ public struct BlockVerifier: Sendable {
         var prev: Labels? = nil
         var ts: [Int64] = []
         var vs: [Double] = []
+        var prevRefs: [LabelRef] = []
+        var havePrev = false
         for ref in refs {
-            let lbls: Labels
             do {
                 try ix.series(ref, labels: &labels, chunks: &chunks)
-                lbls = try ix.labels(labels)
             } catch {
                 add(.seriesEntry, "index", error.offset, nil, "\(error.kind.rawValue): \(error.detail)")
                 continue
             }
-            for l in labels { w.pairs[UInt64(l.name) << 32 | UInt64(l.value), default: PairTally()].add(ref) }
-            let seriesText = lbls.description
-            let at = ix.seriesOffset(ref)
-            if w.first == nil { w.first = (lbls, seriesText, at) }
-            w.last = lbls
-            if lbls.isEmpty { add(.emptyLabels, "index", at, seriesText, "series has no labels") }
-            for i in lbls.indices.dropFirst() where byteCompare(lbls[i - 1].name, lbls[i].name) >= 0 {
-                add(.labelOrder, "index", at, seriesText, "label \(lbls[i].name) is not after \(lbls[i - 1].name)")
+            // Label text only for findings: symbols are unique and sorted, so comparing
+            // symbol references orders label sets exactly as comparing their bytes.
+            var textCache: String? = nil
+            func text() -> String {
+                if let t = textCache { return t }
+                let t = (try? ix.labels(labels).description) ?? "<labels unreadable>"
+                textCache = t
+                return t
             }
-            if let p = prev {
-                let c = Labels.compare(p, lbls)
+            for l in labels { w.pairs[UInt64(l.name) << 32 | UInt64(l.value), default: PairTally()].add(ref) }
+            let at = ix.seriesOffset(ref)
+            if w.first == nil { w.first = (labels, at) }
+            if labels.isEmpty { add(.emptyLabels, "index", at, text(), "series has no labels") }
+            for i in labels.indices.dropFirst() where labels[i - 1].name >= labels[i].name {
+                add(.labelOrder, "index", at, text(), "label \((try? ix.symbol(labels[i].name)) ?? "?") is not after \((try? ix.symbol(labels[i - 1].name)) ?? "?")")
+            }
+            if havePrev {
+                let c = Self.compare(prevRefs, labels)
                 if c == 0 {
-                    add(.duplicateSeries, "index", at, seriesText, "the same label set as the series before it")
+                    add(.duplicateSeries, "index", at, text(), "the same label set as the series before it")
                 } else if c > 0 {
-                    add(.seriesOrder, "index", at, seriesText, "series does not sort after \(p)")
+                    add(.seriesOrder, "index", at, text(), "series does not sort after \((try? ix.labels(prevRefs).description) ?? "?")")
                 }
             }
-            prev = lbls
-            if chunks.isEmpty { add(.seriesWithoutChunks, "index", at, seriesText, "series has no chunks") }
+            prevRefs = labels
+            havePrev = true
+            if chunks.isEmpty { add(.seriesWithoutChunks, "index", at, text(), "series has no chunks") }
             var last: (meta: ChunkMeta, raw: RawChunk?)? = nil
             for c in chunks {
                 w.numChunks += 1
@@ -250,7 +259,7 @@ public struct BlockVerifier: Sendable {
                     let r = try block.chunks.chunk(c.ref)
                     raw = r
                     if !r.encoding.isKnown {
-                        add(.chunkEncoding, block.chunks.segmentNames[c.ref.segment], c.ref.offset, seriesText,
+                        add(.chunkEncoding, block.chunks.segmentNames[c.ref.segment], c.ref.offset, text(),
                             "unknown chunk encoding \(r.encoding.rawValue)")
                     } else if r.encoding != .thanosAggregate, r.dataRange.count >= 2 {
                         w.numSamples += r.storage.withBytes(r.dataRange.lowerBound..<r.dataRange.lowerBound + 2) {
@@ -260,80 +269,128 @@ public struct BlockVerifier: Sendable {
                 } catch {
                     w.unreadableChunks += 1
                     add(error.kind == .checksum ? .chunkChecksum : .chunkRef, error.file.isEmpty ? "chunks" : error.file,
-                        error.offset, seriesText, error.detail)
+                        error.offset, text(), error.detail)
                 }
                 if let l = last, c.minTime <= l.meta.maxTime {
                     let same = c.minTime == l.meta.minTime && c.maxTime == l.meta.maxTime && raw != nil && l.raw != nil
                         && raw!.storage.withBytes(raw!.recordRange) { a in l.raw!.storage.withBytes(l.raw!.recordRange) { a.elementsEqual($0) } }
                     if same {
-                        add(.duplicateChunk, "index", at, seriesText, "chunk [\(c.minTime), \(c.maxTime)] is an exact copy of the one before it")
+                        add(.duplicateChunk, "index", at, text(), "chunk [\(c.minTime), \(c.maxTime)] is an exact copy of the one before it")
                     } else {
-                        add(.chunkOrder, "index", at, seriesText,
+                        add(.chunkOrder, "index", at, text(),
                             "chunk [\(c.minTime), \(c.maxTime)] starts at or before the previous chunk's end \(l.meta.maxTime)")
                     }
                 }
                 last = (c, raw)
                 if c.minTime == maxt {
-                    add(.chunkAtMaxTime, "index", at, seriesText, "chunk starts exactly at the block's maxTime \(maxt) (Prometheus issue 347)")
+                    add(.chunkAtMaxTime, "index", at, text(), "chunk starts exactly at the block's maxTime \(maxt) (Prometheus issue 347)")
                 } else if c.minTime < mint || c.maxTime >= maxt {
-                    add(.chunkOutsideBlock, "index", at, seriesText, "chunk [\(c.minTime), \(c.maxTime)] is outside the block [\(mint), \(maxt))")
+                    add(.chunkOutsideBlock, "index", at, text(), "chunk [\(c.minTime), \(c.maxTime)] is outside the block [\(mint), \(maxt))")
                 }
                 if deep, let r = raw, r.encoding.isKnown {
                     if let problem = checkSamples(r, c, &ts, &vs) {
-                        add(.chunkSamples, block.chunks.segmentNames[c.ref.segment], c.ref.offset, seriesText, problem)
+                        add(.chunkSamples, block.chunks.segmentNames[c.ref.segment], c.ref.offset, text(), problem)
                     }
                 }
             }
         }
+        if havePrev { w.last = prevRefs }
         return w
     }
 
+    /// Label sets compared by symbol reference, pairwise by name then value; a strict
+    /// prefix sorts first (Prometheus' labels.Compare on a sorted symbol table).
+    static func compare(_ a: [LabelRef], _ b: [LabelRef]) -> Int {
+        for i in 0..<min(a.count, b.count) {
+            if a[i].name != b[i].name { return a[i].name < b[i].name ? -1 : 1 }
+            if a[i].value != b[i].value { return a[i].value < b[i].value ? -1 : 1 }
+        }
+        return a.count - b.count
+    }
+
     /// Every postings list: CRC (checked by the reader), strictly increasing, pointing at
-    /// real series, and holding exactly the series that carry its label pair.
+    /// real series, and holding exactly the series that carry its pair. The table is split
+    /// over the cores like the series walk.
     func checkPostings(_ ix: IndexReader, _ series: Set<SeriesRef>, _ pairs: [UInt64: PairTally],
                        _ add: (Finding.Kind, String, Int?, String?, String) -> Void) {
+        let n = ix.postingsTableCount
+        let slices = max(1, min(parallelism, n / max(1, minSeriesPerSlice)))
+        let step = (n + slices - 1) / max(1, slices)
+        let results = UnsafeMutableBufferPointer<([Finding], Int)>.allocate(capacity: slices)
+        results.initialize(repeating: ([], 0))
+        defer { results.deallocate() }
+        nonisolated(unsafe) let slots = results
+        DispatchQueue.concurrentPerform(iterations: slices) { k in
+            let lo = k * step
+            slots[k] = checkPostings(ix, lo..<min(n, lo + step), series, pairs)
+        }
+        var seen = 0
+        for k in 0..<slices {
+            for f in results[k].0 { add(f.kind, f.file, f.offset, f.series, f.detail) }
+            seen += results[k].1
+        }
+        if ix.version >= 2 && seen < pairs.count {
+            add(.postingsMismatch, "index", Int(ix.toc.postingsTable), nil,
+                "\(pairs.count - seen) label pair(s) carried by series have no postings list")
+        }
+    }
+
+    /// One range of the postings offset table; returns its findings and how many walked
+    /// label pairs it matched.
+    func checkPostings(_ ix: IndexReader, _ entries: Range<Int>, _ series: Set<SeriesRef>,
+                       _ pairs: [UInt64: PairTally]) -> ([Finding], Int) {
+        var out: [Finding] = []
+        func add(_ kind: Finding.Kind, _ offset: Int?, _ detail: String) {
+            out.append(Finding(block: "", kind: kind, file: "index", offset: offset, series: nil, detail: detail))
+        }
         var seen = 0
         let raw = ix.storage
-        for i in 0..<ix.postingsTableCount {
+        // Entries are sorted by name: the name's symbol is looked up once per run of entries.
+        var lastName: (Range<Int>, UInt32?)? = nil
+        for i in entries {
             let nameRange = ix.postingsNameRange(at: i)
             let valueRange = ix.postingsValueRange(at: i)
-            let pairText = raw.withBytes(nameRange) { String(decoding: $0, as: UTF8.self) } + "="
-                + raw.withBytes(valueRange) { String(decoding: $0, as: UTF8.self) }
             if nameRange.isEmpty && valueRange.isEmpty { continue }  // the all-series list
+            func pairText() -> String {
+                raw.withBytes(nameRange) { String(decoding: $0, as: UTF8.self) } + "="
+                    + raw.withBytes(valueRange) { String(decoding: $0, as: UTF8.self) }
+            }
             var tally = PairTally()
             var last: SeriesRef? = nil
             var bad: String? = nil
             do {
                 try ix.forEachPosting(at: ix.postingsListOffset(at: i)) { ref in
                     if let l = last, ref <= l, bad == nil { bad = "not strictly increasing at series \(ref)" }
-                    if !series.contains(ref), bad == nil { bad = "names series \(ref), which is not in the index" }
+                    if bad == nil, !series.contains(ref) { bad = "names series \(ref), which is not in the index" }
                     last = ref
                     tally.add(ref)
                 }
             } catch {
-                add(.postings, "index", error.offset, nil, "postings of \(pairText): \(error.detail)")
+                add(.postings, error.offset, "postings of \(pairText()): \(error.detail)")
                 continue
             }
-            if let bad { add(.postingsMismatch, "index", ix.postingsListOffset(at: i), nil, "postings of \(pairText) \(bad)") }
-            // Compare with the series walk (v2: through symbol refs).
-            let nref = raw.withBytes(nameRange) { ix.symbolRef(of: $0) }
-            let vref = raw.withBytes(valueRange) { ix.symbolRef(of: $0) }
+            if let bad { add(.postingsMismatch, ix.postingsListOffset(at: i), "postings of \(pairText()) \(bad)") }
             guard ix.version >= 2 else { continue }
+            let nref: UInt32?
+            if let (r, ref) = lastName, raw.withBytes(r, { a in raw.withBytes(nameRange) { a.elementsEqual($0) } }) {
+                nref = ref
+            } else {
+                nref = raw.withBytes(nameRange) { ix.symbolRef(of: $0) }
+                lastName = (nameRange, nref)
+            }
+            let vref = raw.withBytes(valueRange) { ix.symbolRef(of: $0) }
             guard let n = nref, let v = vref, let want = pairs[UInt64(n) << 32 | UInt64(v)] else {
-                add(.postingsMismatch, "index", ix.postingsListOffset(at: i), nil,
-                    "postings of \(pairText) list \(tally.count) series, but no series carries that label pair")
+                add(.postingsMismatch, ix.postingsListOffset(at: i),
+                    "postings of \(pairText()) list \(tally.count) series, but no series carries that label pair")
                 continue
             }
             seen += 1
             if want.count != tally.count || want.hash != tally.hash {
-                add(.postingsMismatch, "index", ix.postingsListOffset(at: i), nil,
-                    "postings of \(pairText) list \(tally.count) series; \(want.count) series carry the pair (or other ones)")
+                add(.postingsMismatch, ix.postingsListOffset(at: i),
+                    "postings of \(pairText()) list \(tally.count) series; \(want.count) series carry the pair (or other ones)")
             }
         }
-        if ix.version >= 2 && seen < pairs.count {
-            add(.postingsMismatch, "index", Int(ix.toc.postingsTable), nil,
-                "\(pairs.count - seen) label pair(s) carried by series have no postings list")
-        }
+        return (out, seen)
     }
 
     /// The Thanos files list (when present) against the files on disk.

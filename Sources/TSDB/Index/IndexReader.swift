@@ -120,6 +120,9 @@ public final class IndexReader: @unchecked Sendable {
         return nil
     }
 
+    /// Byte range of the i-th symbol in table order.
+    package func symbolBytesRange(index i: Int) -> Range<Int> { symbols.rangeAt(index: i, in: storage.raw) }
+
     /// Byte range of the label name of postings offset table entry `i`.
     package func postingsNameRange(at i: Int) -> Range<Int> { postingsTable.nameRange(at: i, in: storage.raw) }
 
