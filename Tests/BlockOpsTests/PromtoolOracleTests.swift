@@ -143,3 +143,26 @@ struct TombstoneOracleTests {
         #expect(theirs.split(separator: "\n").sorted() == ours.split(separator: "\n").sorted())
     }
 }
+
+@Suite("Dump of native histograms (beyond promtool 2.42)")
+struct HistogramDumpTests {
+    @Test("one line per histogram sample, in the documented {count:..., sum:..., buckets} form")
+    func lines() throws {
+        let dirs = try Block.directories(at: Fixtures.fixtures + "/native-histograms")
+        let block = try Block(directory: try #require(dirs.first))
+        var o = DumpOptions()
+        o.matchers = try parseSelector("{__name__=~\"nh_.*\"}")
+        let out = OutputSink(collecting: ())
+        try Dumper(blocks: [block], options: o, out: out).run()
+        let lines = out.text.split(separator: "\n")
+        #expect(UInt64(lines.count) == block.meta.stats.numSamples)
+        for l in lines {
+            // {labels} {count:N, sum:S[, buckets]} timestamp
+            #expect(l.hasPrefix("{__name__=\"nh_"), "\(l)")
+            #expect(l.contains("} {count:"), "\(l)")
+            #expect(Int64(l.split(separator: " ").last ?? "") != nil, "\(l)")
+        }
+        // Stale markers print as histograms with a NaN sum.
+        #expect(lines.contains { $0.contains("sum:NaN") })
+    }
+}
