@@ -41,6 +41,15 @@ public struct Finding: Sendable, Equatable, CustomStringConvertible {
     public var series: String?
     public var detail: String
 
+    public init(block: String, kind: Kind, file: String, offset: Int?, series: String?, detail: String) {
+        self.block = block
+        self.kind = kind
+        self.file = file
+        self.offset = offset
+        self.series = series
+        self.detail = detail
+    }
+
     public var description: String {
         var s = "\(block) \(kind.rawValue) \(file)"
         if let offset { s += "@\(offset)" }
@@ -94,8 +103,29 @@ public struct BlockVerifier: Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Opens and checks a block directory on local disk.
     public func verify(directory: String) -> [Finding] {
         let name = directory.split(separator: "/").last.map(String.init) ?? directory
+        let block: Block
+        do {
+            block = try Block(directory: directory)
+        } catch {
+            let file = error.file.hasPrefix(directory + "/") ? String(error.file.dropFirst(directory.count + 1)) : error.file
+            return [Finding(block: name, kind: .unreadable, file: file, offset: error.offset, series: nil,
+                            detail: "\(error.section.isEmpty ? "" : error.section + ": ")\(error.kind.rawValue): \(error.detail)")]
+        }
+        var sizes: [String: Int64] = [:]
+        for f in block.chunks.segmentNames + ["index"] {
+            if let n = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + f))?[.size] as? NSNumber {
+                sizes[f] = n.int64Value
+            }
+        }
+        return verify(block: block, name: name, fileSizes: sizes)
+    }
+
+    /// Checks an opened block (local, or read from a bucket). `fileSizes` are the sizes of
+    /// its files (relative paths), for the Thanos files list check.
+    public func verify(block: Block, name: String, fileSizes: [String: Int64]) -> [Finding] {
         var out: [Finding] = []
         var perKind: [Finding.Kind: Int] = [:]
         func add(_ kind: Finding.Kind, _ file: String, _ offset: Int?, _ series: String?, _ detail: String) {
@@ -104,14 +134,6 @@ public struct BlockVerifier: Sendable {
                 out.append(Finding(block: name, kind: kind, file: file, offset: offset, series: series, detail: detail))
             }
         }
-        let block: Block
-        do {
-            block = try Block(directory: directory)
-        } catch {
-            add(.unreadable, relative(error.file, directory), error.offset, nil,
-                "\(error.section.isEmpty ? "" : error.section + ": ")\(error.kind.rawValue): \(error.detail)")
-            return out
-        }
         let meta = block.meta
         if meta.ulid.description != name {
             add(.metaMismatch, "meta.json", nil, nil, "ulid \(meta.ulid) differs from the directory name")
@@ -119,7 +141,7 @@ public struct BlockVerifier: Sendable {
         if meta.minTime >= meta.maxTime {
             add(.metaMismatch, "meta.json", nil, nil, "minTime \(meta.minTime) is not before maxTime \(meta.maxTime)")
         }
-        checkFiles(block, directory, add)
+        checkFiles(block, fileSizes, add)
         let ix = block.index
         // Symbols: byte-wise sorted and unique.
         for i in 1..<max(1, ix.symbolCount) {
@@ -393,19 +415,18 @@ public struct BlockVerifier: Sendable {
         return (out, seen)
     }
 
-    /// The Thanos files list (when present) against the files on disk.
-    func checkFiles(_ block: Block, _ dir: String, _ add: (Finding.Kind, String, Int?, String?, String) -> Void) {
+    /// The Thanos files list (when present) against the block's files.
+    func checkFiles(_ block: Block, _ sizes: [String: Int64], _ add: (Finding.Kind, String, Int?, String?, String) -> Void) {
         guard let files = block.meta.thanos?.files, !files.isEmpty else { return }
         var listed = Set<String>()
         for f in files where f.relPath != "meta.json" {
             listed.insert(f.relPath)
-            let size = (try? FileManager.default.attributesOfItem(atPath: dir + "/" + f.relPath))?[.size] as? NSNumber
-            guard let size else {
+            guard let size = sizes[f.relPath] else {
                 add(.filesMismatch, f.relPath, nil, nil, "listed in meta.json but missing")
                 continue
             }
-            if let want = f.sizeBytes, want != size.int64Value {
-                add(.filesMismatch, f.relPath, nil, nil, "\(size.int64Value) bytes, meta.json lists \(want)")
+            if let want = f.sizeBytes, want != size {
+                add(.filesMismatch, f.relPath, nil, nil, "\(size) bytes, meta.json lists \(want)")
             }
         }
         for f in block.chunks.segmentNames + ["index"] where !listed.contains(f) {

@@ -29,6 +29,21 @@ public final class Block: Sendable {
         }
     }
 
+    /// A block whose files are already in memory (e.g. read from a bucket by ranged reads).
+    /// `directory` names it in messages. `segments` are the chunk files in order.
+    public init(name: String, metaJSON: ByteStorage, index: ByteStorage, segments: [(String, ByteStorage)],
+                tombstones: ByteStorage?) throws(TSDBError) {
+        directory = name
+        meta = try BlockMeta(bytes: metaJSON.raw, file: name + "/meta.json")
+        guard meta.version == 1 else {
+            throw TSDBError(.unsupported, file: name + "/meta.json", section: "meta.json", offset: 0,
+                            "meta.json version \(meta.version); only 1 is defined")
+        }
+        self.index = try IndexReader(storage: index)
+        chunks = try ChunkReader(segments: segments.map(\.1), names: segments.map(\.0))
+        self.tombstones = try tombstones.map { (t) throws(TSDBError) in try Tombstones(bytes: t.raw, file: name + "/tombstones") } ?? Tombstones()
+    }
+
     public var ulid: ULID { meta.ulid }
 
     /// Block directories under `path`: `path` itself when it holds a meta.json, else its

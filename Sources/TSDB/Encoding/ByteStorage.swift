@@ -33,6 +33,12 @@ public final class ByteStorage: @unchecked Sendable {
         release = .free
     }
 
+    /// Takes ownership of memory from `UnsafeMutableRawBufferPointer.allocate` (freed with
+    /// the storage). For objects assembled from ranged reads without an extra copy.
+    public static func owning(_ p: UnsafeMutableRawBufferPointer, name: String) -> ByteStorage {
+        ByteStorage(raw: UnsafeRawBufferPointer(p), name: name, release: .free)
+    }
+
     private init(raw: UnsafeRawBufferPointer, name: String, release: Release) {
         self.raw = raw
         self.name = name
