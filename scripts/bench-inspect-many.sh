@@ -88,17 +88,6 @@ mkdir -p "$WORK"
 CACHE="$WORK/cache"
 
 # --- emulator (request log on, to count requests per path) ---------------------------------------
-EMU_PID=""
-cleanup() {
-    if [[ -n "$EMU_PID" ]]; then
-        kill "$EMU_PID" 2>/dev/null || true
-        wait "$EMU_PID" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 # shellcheck source=scripts/lib/emulator.sh
 source "$ROOT/scripts/lib/emulator.sh"
 start_emulator "$WORK" || die "the emulator did not start"

@@ -156,17 +156,6 @@ SRC_BYTES="$(find "$SRC" -type f -printf '%s\n' | awk '{ s += $1 } END { print s
 echo "blocks: ${ULIDS[*]} ($SRC_BYTES bytes, $(find "$SRC" -type f | wc -l) files)" >&2
 
 # --- emulator --------------------------------------------------------------------------------------
-EMU_PID=""
-cleanup() {
-    if [[ -n "$EMU_PID" ]]; then
-        kill "$EMU_PID" 2>/dev/null || true
-        wait "$EMU_PID" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 # shellcheck source=scripts/lib/emulator.sh
 source "$ROOT/scripts/lib/emulator.sh"
 start_emulator "$WORK" --quiet || die "the emulator did not start"

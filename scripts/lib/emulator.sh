@@ -1,8 +1,18 @@
 # Sourced by the benchmark scripts: start_emulator WORKDIR [ARGS...] starts the Azure Blob
 # emulator (Tests/emulator) on a free loopback port in the background and sets EMU_PID, PORT,
-# CONTROL (its fault/stats API) and ENDPOINT (the devstoreaccount1 base URL). The caller's
-# EXIT trap should kill "$EMU_PID".
+# CONTROL (its fault/stats API) and ENDPOINT (the devstoreaccount1 base URL). It installs an
+# EXIT trap that stops the emulator (and makes INT/TERM exit, so the trap runs).
+stop_emulator() {
+    if [[ -n "${EMU_PID:-}" ]]; then
+        kill "$EMU_PID" 2>/dev/null || true
+        wait "$EMU_PID" 2>/dev/null || true
+    fi
+}
+
 start_emulator() {
+    trap stop_emulator EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     local work="$1"
     shift
     local root
