@@ -475,8 +475,4 @@ public struct BlockVerifier: Sendable {
         }
         return nil
     }
-
-    func relative(_ file: String, _ dir: String) -> String {
-        file.hasPrefix(dir + "/") ? String(file.dropFirst(dir.count + 1)) : file
-    }
 }

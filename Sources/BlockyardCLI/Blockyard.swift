@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import TSDB
 
 @main
 struct Blockyard: AsyncParsableCommand {
@@ -23,5 +24,6 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version and build facts.")
     func run() {
         print("blockyard \(BlockyardVersion.string)")
+        print("crc32c: \(CRC32C.usesHardware ? "hardware (SSE4.2/ARMv8 CRC)" : "software (slicing-by-8)")")
     }
 }

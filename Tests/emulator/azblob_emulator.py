@@ -909,6 +909,13 @@ class Emulator:
         return ct
 
     @staticmethod
+    def _blob(ct, req):
+        b = ct.blobs.get(req.blob)
+        if b is None:
+            raise StorageError(404, "BlobNotFound")
+        return b
+
+    @staticmethod
     def _metadata_from(req):
         md = {}
         for k, v in req.header_pairs:
@@ -1218,9 +1225,7 @@ class Emulator:
         self.authorize(ctx, req, "DeleteBlob")
         with self.store.lock:
             ct = self._container(req)
-            b = ct.blobs.get(req.blob)
-            if b is None:
-                raise StorageError(404, "BlobNotFound")
+            b = self._blob(ct, req)
             self._check_write_conditions(req, b)
             del ct.blobs[req.blob]
             ct.uncommitted.pop(req.blob, None)
@@ -1232,9 +1237,7 @@ class Emulator:
         md = self._metadata_from(req)
         with self.store.lock:
             ct = self._container(req)
-            b = ct.blobs.get(req.blob)
-            if b is None:
-                raise StorageError(404, "BlobNotFound")
+            b = self._blob(ct, req)
             self._check_write_conditions(req, b)
             b.metadata = md
             b.etag = new_etag()
@@ -1247,9 +1250,7 @@ class Emulator:
         self.authorize(ctx, req, "SetBlobProperties")
         with self.store.lock:
             ct = self._container(req)
-            b = ct.blobs.get(req.blob)
-            if b is None:
-                raise StorageError(404, "BlobNotFound")
+            b = self._blob(ct, req)
             self._check_write_conditions(req, b)
             b.props = self._props_from(req, 3)
             md5 = req.header("x-ms-blob-content-md5")

@@ -126,17 +126,6 @@ public final class IndexReader: @unchecked Sendable {
     /// Byte range of the label name of postings offset table entry `i`.
     package func postingsNameRange(at i: Int) -> Range<Int> { postingsTable.nameRange(at: i, in: storage.raw) }
 
-    /// Every symbol in table order (byte-wise sorted in a valid index).
-    public func allSymbols() throws(TSDBError) -> [String] {
-        var out: [String] = []
-        out.reserveCapacity(symbols.count)
-        for i in 0..<symbols.count {
-            let r = symbols.rangeAt(index: i, in: storage.raw)
-            out.append(String(decoding: UnsafeRawBufferPointer(rebasing: storage.raw[r]), as: UTF8.self))
-        }
-        return out
-    }
-
     // MARK: Series
 
     /// Byte offset of a series entry for a ref taken from a postings list.
