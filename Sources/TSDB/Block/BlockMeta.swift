@@ -165,6 +165,17 @@ public struct ThanosMeta: Sendable, Equatable {
     public var source: String = ""
     public var files: [File] = []
     public var segmentFiles: [String] = []
+    /// `index_stats`: Thanos' approximate largest series entry and chunk (0 = unset, omitted).
+    public var indexStats = IndexStats()
+
+    public struct IndexStats: Sendable, Equatable {
+        public var seriesMaxSize: Int64 = 0
+        public var chunkMaxSize: Int64 = 0
+        public init(seriesMaxSize: Int64 = 0, chunkMaxSize: Int64 = 0) {
+            self.seriesMaxSize = seriesMaxSize
+            self.chunkMaxSize = chunkMaxSize
+        }
+    }
 
     public init() {}
 
@@ -184,6 +195,8 @@ public struct ThanosMeta: Sendable, Equatable {
             guard let p = f["rel_path"]?.stringValue else { throw BadField(detail: "files entry without rel_path") }
             files.append(File(relPath: p, sizeBytes: f["size_bytes"]?.int64Value))
         }
+        indexStats.seriesMaxSize = t["index_stats"]?["series_max_size"]?.int64Value ?? 0
+        indexStats.chunkMaxSize = t["index_stats"]?["chunk_max_size"]?.int64Value ?? 0
     }
 
     func json(merging old: JSONValue?) -> JSONValue {
@@ -201,6 +214,12 @@ public struct ThanosMeta: Sendable, Equatable {
             if let s = f.sizeBytes { o.append(("size_bytes", .int(s))) }
             return .object(o)
         }))
+        if d["index_stats"] != nil || indexStats != IndexStats() {
+            var st = d["index_stats"] ?? .object([])
+            st.set("series_max_size", indexStats.seriesMaxSize == 0 ? nil : .int(indexStats.seriesMaxSize))
+            st.set("chunk_max_size", indexStats.chunkMaxSize == 0 ? nil : .int(indexStats.chunkMaxSize))
+            d.set("index_stats", st)
+        }
         return d
     }
 }

@@ -63,3 +63,22 @@ public struct Tombstones: Sendable, Equatable {
 
     public var isEmpty: Bool { intervals.isEmpty }
 }
+
+extension Tombstones {
+    /// The file's bytes: magic, version 1, the intervals (by series, then time), and the
+    /// CRC32C of the intervals. No tombstones give the 9-byte empty file.
+    public func serialized() -> [UInt8] {
+        var w = ByteWriter(capacity: 9 + count * 12)
+        w.putBE32(Self.magic)
+        w.putByte(1)
+        for ref in intervals.keys.sorted() {
+            for iv in intervals[ref]!.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+                w.putUvarint(ref)
+                w.putVarint(iv.lowerBound)
+                w.putVarint(iv.upperBound)
+            }
+        }
+        w.putCRC(from: 5)
+        return w.bytes
+    }
+}
