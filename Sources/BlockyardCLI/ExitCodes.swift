@@ -37,6 +37,9 @@ func withExitCodes<R>(_ body: () async throws -> R) async throws -> R {
     } catch let e as ObjectStoreError {
         printError(e.description)
         throw ExitCode([.config, .invalidArgument].contains(e.kind) ? Exit.usage : Exit.storage)
+    } catch let e as CompactionInputError {
+        printError(e.description)
+        throw ExitCode(Exit.badData)
     } catch let e as BlockOpsError {
         printError(e.description)
         throw ExitCode(e.exitCode)

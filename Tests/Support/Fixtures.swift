@@ -129,3 +129,16 @@ public struct SeededRandom: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension Promtool {
+    /// Blocks made by `promtool tsdb create-blocks-from openmetrics` from `text` (an
+    /// OpenMetrics exposition ending in `# EOF`), written into a fresh directory; returns
+    /// the block directories in time order.
+    public static func createBlocks(openMetrics text: String, tag: String = "om") throws -> (dir: String, blocks: [String]) {
+        let dir = try Fixtures.tempDir(tag)
+        let input = dir + "/input.om"
+        try text.write(toFile: input, atomically: true, encoding: .utf8)
+        _ = try run(["tsdb", "create-blocks-from", "openmetrics", input, dir + "/blocks"])
+        return (dir, try Block.directories(at: dir + "/blocks"))
+    }
+}

@@ -167,6 +167,8 @@ public struct ThanosMeta: Sendable, Equatable {
     public var segmentFiles: [String] = []
     /// `index_stats`: Thanos' approximate largest series entry and chunk (0 = unset, omitted).
     public var indexStats = IndexStats()
+    /// `upload_time` as Unix seconds; nil when absent or Go's zero time.
+    public var uploadTime: Double? = nil
 
     public struct IndexStats: Sendable, Equatable {
         public var seriesMaxSize: Int64 = 0
@@ -197,6 +199,7 @@ public struct ThanosMeta: Sendable, Equatable {
         }
         indexStats.seriesMaxSize = t["index_stats"]?["series_max_size"]?.int64Value ?? 0
         indexStats.chunkMaxSize = t["index_stats"]?["chunk_max_size"]?.int64Value ?? 0
+        uploadTime = t["upload_time"]?.stringValue.flatMap(parseRFC3339)
     }
 
     func json(merging old: JSONValue?) -> JSONValue {
@@ -222,4 +225,55 @@ public struct ThanosMeta: Sendable, Equatable {
         }
         return d
     }
+}
+
+/// Go's RFC 3339 (`time.RFC3339Nano`) to Unix seconds; nil for malformed text and for Go's
+/// zero time (year 1), which Thanos writes when a time was never set.
+public func parseRFC3339(_ s: String) -> Double? {
+    let b = Array(s.utf8)
+    func num(_ r: Range<Int>) -> Int? {
+        guard r.upperBound <= b.count else { return nil }
+        var v = 0
+        for i in r {
+            guard b[i] >= 48 && b[i] <= 57 else { return nil }
+            v = v * 10 + Int(b[i] - 48)
+        }
+        return v
+    }
+    guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116, b[13] == 58, b[16] == 58,
+          let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10),
+          let h = num(11..<13), let mi = num(14..<16), let sec = num(17..<19),
+          (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, sec < 61
+    else { return nil }
+    if y <= 1 { return nil }
+    var i = 19
+    var frac = 0.0
+    if i < b.count && b[i] == 46 {
+        i += 1
+        var scale = 0.1
+        while i < b.count, b[i] >= 48 && b[i] <= 57 {
+            frac += Double(b[i] - 48) * scale
+            scale /= 10
+            i += 1
+        }
+    }
+    var offset = 0
+    guard i < b.count else { return nil }
+    if b[i] == 90 || b[i] == 122 {
+        i += 1
+    } else if b[i] == 43 || b[i] == 45, let oh = num((i + 1)..<(i + 3)), i + 3 < b.count, b[i + 3] == 58, let om = num((i + 4)..<(i + 6)) {
+        offset = (oh * 3600 + om * 60) * (b[i] == 43 ? 1 : -1)
+        i += 6
+    } else {
+        return nil
+    }
+    guard i == b.count else { return nil }
+    // Days from 1970-01-01 of a proleptic Gregorian date.
+    let yy = mo <= 2 ? y - 1 : y
+    let era = (yy >= 0 ? yy : yy - 399) / 400
+    let yoe = yy - era * 400
+    let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    let days = era * 146097 + doe - 719468
+    return Double(days * 86400 + h * 3600 + mi * 60 + sec - offset) + frac
 }

@@ -1,0 +1,210 @@
+import Foundation
+import TSDB
+
+/// How blocks are merged into one (the part of `CompactionPolicy` that matters per block).
+public struct CompactOptions: Sendable {
+    public var function: MergeFunction = .chain
+    /// Label names removed from every series (replica labels), so replicas' series merge.
+    public var dropLabels: [String] = []
+    /// Samples per re-encoded chunk (Prometheus cuts at 120).
+    public var samplesPerChunk = 120
+    public var segmentSize = ChunkWriter.defaultSegmentSize
+    /// The Thanos section of the result (labels, resolution, source); nil for a plain
+    /// Prometheus block.
+    public var thanos: ThanosMeta? = nil
+    public init() {}
+}
+
+/// What one compaction did.
+public struct CompactResult: Sendable {
+    public var meta: BlockMeta
+    public var directory: String
+    public var chunksCopied = 0
+    public var chunksReencoded = 0
+    public var duplicateChunksDropped = 0
+    public var seriesMerged = 0
+}
+
+/// A block that cannot take part in a compaction, named with the series at fault.
+public struct CompactionInputError: Error, CustomStringConvertible, Sendable {
+    public var block: String
+    public var series: String?
+    public var detail: String
+    public var description: String {
+        "block \(block)" + (series.map { " series \($0)" } ?? "") + ": " + detail
+    }
+}
+
+/// One input block walked series by series in the order of the output's label sets.
+final class SeriesCursor {
+    let block: Block
+    let name: String
+    let input: Int
+    let mapping: SymbolMapping
+    let drop: Set<UInt32>
+    /// Series refs in output order.
+    let order: [SeriesRef]
+    var position = 0
+    /// The current series: labels as references into the output symbols, chunk metas.
+    var labels: [LabelRef] = []
+    var chunks: [ChunkMeta] = []
+    var ref: SeriesRef = 0
+    private var scratch: [LabelRef] = []
+
+    init(block: Block, name: String, input: Int, mapping: SymbolMapping, drop: Set<UInt32>, dropNames: [String]) throws {
+        self.block = block
+        self.name = name
+        self.input = input
+        self.mapping = mapping
+        self.drop = drop
+        let refs = try block.index.allPostings()
+        // Removing labels that this block's series carry can change their order: then the
+        // series are sorted by their new label sets (label references only; chunks are read
+        // later, in that order).
+        if dropNames.contains(where: { block.index.labelNames.contains($0) }) {
+            var keyed: [(SeriesRef, [LabelRef])] = []
+            keyed.reserveCapacity(refs.count)
+            var l: [LabelRef] = [], c: [ChunkMeta] = [], m: [LabelRef] = []
+            for r in refs {
+                try block.index.series(r, labels: &l, chunks: &c)
+                guard mapping.map(l, into: &m) else { throw Self.badSymbols(name) }
+                keyed.append((r, m.filter { !drop.contains($0.name) }))
+            }
+            keyed.sort { compareLabelRefs($0.1, $1.1) < 0 }
+            order = keyed.map(\.0)
+        } else {
+            order = refs
+        }
+    }
+
+    static func badSymbols(_ name: String) -> CompactionInputError {
+        CompactionInputError(block: name, series: nil, detail: "a series references a symbol outside the symbol table")
+    }
+
+    var done: Bool { position >= order.count }
+
+    /// Loads the series at `position`.
+    func load() throws {
+        ref = order[position]
+        try block.index.series(ref, labels: &scratch, chunks: &chunks)
+        guard mapping.map(scratch, into: &labels) else { throw Self.badSymbols(name) }
+        if !drop.isEmpty { labels.removeAll { drop.contains($0.name) } }
+    }
+
+    func advance() throws {
+        position += 1
+        if !done { try load() }
+    }
+}
+
+/// Compacts blocks into one new block: a streaming k-way merge of their series in label
+/// order. Chunks that overlap nothing are copied as bytes; overlapping chunks are merged
+/// (`MergeFunction`) and re-encoded; tombstones are applied. Inputs are checked as they
+/// are read: a chunk outside its block's range or chunks out of order inside one block's
+/// series fail the compaction with the block and series named (`blockyard repair` fixes
+/// those), and nothing is left behind.
+public enum Compactor {
+    public static func compact(_ blocks: [Block], names: [String]? = nil, into parent: String,
+                               options: CompactOptions, ulid: ULID = ULID(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000))) throws -> CompactResult?
+    {
+        precondition(!blocks.isEmpty, "nothing to compact")
+        let names = names ?? blocks.map { $0.meta.ulid.description }
+        let (symbols, maps) = SymbolSet.merging(blocks.map(\.index))
+        let drop = Set(options.dropLabels.compactMap { symbols.ref(of: $0) })
+        var cursors: [SeriesCursor] = []
+        for (i, b) in blocks.enumerated() {
+            let c = try SeriesCursor(block: b, name: names[i], input: i, mapping: maps[i], drop: drop, dropNames: options.dropLabels)
+            if !c.done { try c.load() }
+            cursors.append(c)
+        }
+        let writer = try BlockWriter(parent: parent, ulid: ulid, symbols: symbols, segmentSize: options.segmentSize)
+        var merger = ChunkMerger(function: options.function, samplesPerChunk: options.samplesPerChunk)
+        var result = CompactResult(meta: BlockMeta(ulid: ulid, minTime: 0, maxTime: 0), directory: writer.directory)
+        do {
+            var gathered: [MergeChunk] = []
+            var out: [OutputChunk] = []
+            var current: [LabelRef] = []
+            while true {
+                // The smallest label set among the cursors.
+                var lo: SeriesCursor? = nil
+                for c in cursors where !c.done {
+                    if lo == nil || compareLabelRefs(c.labels, lo!.labels) < 0 { lo = c }
+                }
+                guard let first = lo else { break }
+                current = first.labels
+                gathered.removeAll(keepingCapacity: true)
+                var contributors = 0
+                for c in cursors {
+                    // A cursor may hold several series with this label set (after labels were dropped).
+                    while !c.done && compareLabelRefs(c.labels, current) == 0 {
+                        try gather(c, symbols: symbols, into: &gathered)
+                        contributors += 1
+                        try c.advance()
+                    }
+                }
+                if contributors > 1 { result.seriesMerged += 1 }
+                out.removeAll(keepingCapacity: true)
+                do {
+                    try merger.merge(gathered, into: &out)
+                } catch {
+                    throw CompactionInputError(block: names.joined(separator: ","), series: symbols.labels(current).description, detail: error.detail)
+                }
+                try writer.add(labels: current, chunks: out)
+            }
+            if writer.stats.numSamples == 0 {
+                writer.discard()
+                return nil
+            }
+            var meta = BlockMeta(ulid: ulid, minTime: blocks.map(\.meta.minTime).min()!, maxTime: blocks.map(\.meta.maxTime).max()!)
+            meta.compaction.level = blocks.map(\.meta.compaction.level).max()! + 1
+            meta.compaction.sources = Array(Set(blocks.flatMap { $0.meta.compaction.sources.isEmpty ? [$0.meta.ulid] : $0.meta.compaction.sources })).sorted()
+            meta.compaction.parents = blocks.map { BlockMeta.Parent(ulid: $0.meta.ulid, minTime: $0.meta.minTime, maxTime: $0.meta.maxTime) }
+            meta.thanos = options.thanos
+            result.meta = try writer.commit(meta)
+            result.chunksCopied = merger.copied
+            result.chunksReencoded = merger.reencoded
+            result.duplicateChunksDropped = merger.duplicatesDropped
+            return result
+        } catch {
+            writer.discard()
+            throw error
+        }
+    }
+
+    /// The chunks of the cursor's current series, checked and with tombstones applied.
+    static func gather(_ c: SeriesCursor, symbols: SymbolSet, into out: inout [MergeChunk]) throws {
+        let meta = c.block.meta
+        func fail(_ d: String) -> CompactionInputError {
+            CompactionInputError(block: c.name, series: symbols.labels(c.labels).description, detail: d)
+        }
+        var previous: ChunkMeta? = nil
+        for m in c.chunks {
+            if m.minTime < meta.minTime || m.maxTime > meta.maxTime {
+                throw fail("chunk [\(m.minTime), \(m.maxTime)] lies outside the block [\(meta.minTime), \(meta.maxTime)); run `blockyard verify` and `blockyard repair` on it")
+            }
+            if let p = previous, m.minTime <= p.maxTime, !(m.minTime == p.minTime && m.maxTime == p.maxTime) {
+                throw fail("chunks out of order or overlapping inside the series ([\(p.minTime), \(p.maxTime)] then [\(m.minTime), \(m.maxTime)]); run `blockyard repair` on the block")
+            }
+            previous = m
+            let raw: RawChunk
+            do { raw = try c.block.chunks.chunk(m.ref) } catch { throw fail(error.description) }
+            let deleted = c.block.tombstones.intervals[c.ref] ?? []
+            if deleted.contains(where: { $0.lowerBound <= m.maxTime && m.minTime <= $0.upperBound }) {
+                // Some samples are deleted: decode and keep the rest.
+                let chunk = MergeChunk(minTime: m.minTime, maxTime: m.maxTime, input: c.input, body: .raw(raw))
+                let (ts, vs): ([Int64], [Double])
+                do { (ts, vs) = try ChunkMerger.samples(chunk) } catch { throw fail("tombstones: " + error.detail) }
+                var kt: [Int64] = [], kv: [Double] = []
+                for (t, v) in zip(ts, vs) where !deleted.contains(where: { $0.contains(t) }) {
+                    kt.append(t)
+                    kv.append(v)
+                }
+                if let a = kt.first, let b = kt.last {
+                    out.append(MergeChunk(minTime: a, maxTime: b, input: c.input, body: .samples(kt, kv)))
+                }
+            } else {
+                out.append(MergeChunk(minTime: m.minTime, maxTime: m.maxTime, input: c.input, body: .raw(raw)))
+            }
+        }
+    }
+}
