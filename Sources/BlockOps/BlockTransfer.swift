@@ -16,8 +16,11 @@ public enum BlockTransfer {
     /// files list with sizes). A block whose meta.json is already in the bucket is skipped,
     /// so re-running after an interruption finishes the job. Tombstones are not uploaded
     /// (Thanos never does), so a block with deletions is refused rather than resurrect data.
+    ///
+    /// `labels: nil` keeps the block's own Thanos section (a block blockyard wrote, e.g. a
+    /// compaction result): only the files list and upload time are refreshed.
     public static func upload(
-        blockDirectory dir: String, to bucket: any Bucket, labels: [String: String],
+        blockDirectory dir: String, to bucket: any Bucket, labels: [String: String]?,
         source: String = "bucket.upload", concurrency: Int = 4
     ) async throws -> UploadResult {
         let block = try Block(directory: dir)
@@ -56,9 +59,13 @@ public enum BlockTransfer {
         }
         var meta = block.meta
         var t = meta.thanos ?? ThanosMeta()
-        t.labels = labels
-        t.resolution = meta.thanos?.resolution ?? 0
-        t.source = source
+        if let labels {
+            t.labels = labels
+            t.resolution = meta.thanos?.resolution ?? 0
+            t.source = source
+        } else if meta.thanos == nil {
+            throw BlockOpsError.invalid("\(dir): block has no Thanos section; give external labels")
+        }
         t.files = files
         meta.thanos = t
         var json = meta.json
@@ -68,6 +75,25 @@ public enum BlockTransfer {
         json.set("thanos", section)
         try await bucket.upload("\(id)/meta.json", bytes: Array((json.serialized(indent: "\t") + "\n").utf8))
         return UploadResult(ulid: id, skipped: false, bytes: total)
+    }
+
+    /// Re-reads an uploaded block: its meta.json must parse and list the same files as the
+    /// local copy, and every object must have the size the list gives. Throws naming the
+    /// object that differs.
+    public static func checkUploaded(_ id: ULID, in bucket: any Bucket, against dir: String) async throws {
+        let local = try Block(directory: dir).meta
+        let remote = try BlockMeta(bytes: try await bucket.get("\(id)/meta.json"), file: "\(id)/meta.json")
+        guard remote.ulid == id, remote.minTime == local.minTime, remote.maxTime == local.maxTime,
+              remote.stats == local.stats, remote.compaction == local.compaction else {
+            throw BlockOpsError.invalid("\(id)/meta.json in \(bucket.description) does not describe the block that was uploaded")
+        }
+        for f in remote.thanos?.files ?? [] where f.relPath != "meta.json" {
+            let want = try fileSize(dir + "/" + f.relPath)
+            let got = try await bucket.attributes("\(id)/\(f.relPath)").size
+            guard got == want, f.sizeBytes == nil || f.sizeBytes == want else {
+                throw BlockOpsError.invalid("\(id)/\(f.relPath) in \(bucket.description) has \(got) bytes, the block has \(want)")
+            }
+        }
     }
 
     /// Downloads a block into `directory/<ULID>`: every object into a temporary directory,

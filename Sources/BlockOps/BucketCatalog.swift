@@ -19,6 +19,8 @@ public struct BlockEntry: Sendable {
     public var newestObject: Double?
     /// Marker files present but unreadable (and why).
     public var markerErrors: [(MarkerKind, String)] = []
+    /// The time (Unix seconds) each readable marker records.
+    public var markerTimes: [MarkerKind: Int64] = [:]
 
     public var isPartial: Bool { meta == nil && metaError == nil }
 }
@@ -75,7 +77,8 @@ public struct BucketCatalog: Sendable {
                            markers: MarkerKind.allCases.filter { objects.contains($0.rawValue) }, objects: objects)
         for kind in e.markers {
             do {
-                _ = try Marker(kind: kind, bytes: try await bucket.get("\(id)/\(kind.rawValue)"), file: "\(id)/\(kind.rawValue)")
+                let m = try Marker(kind: kind, bytes: try await bucket.get("\(id)/\(kind.rawValue)"), file: "\(id)/\(kind.rawValue)")
+                e.markerTimes[kind] = m.time
             } catch let err as TSDBError {
                 e.markerErrors.append((kind, err.detail))
             } catch let err as ObjectStoreError where err.kind == .notFound {

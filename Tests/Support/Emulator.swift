@@ -192,3 +192,30 @@ extension LoopbackServer {
         return (status, String(text[split.upperBound...]))
     }
 }
+
+import ObjectStore
+
+extension AzureEmulator {
+    /// A Shared Key config for a container on this emulator.
+    public func config(container: String) -> AzureConfig {
+        var c = AzureConfig()
+        c.storageAccount = Self.account
+        c.storageAccountKey = Self.key
+        c.endpoint = "http://127.0.0.1:\(port)"
+        c.container = container
+        return c
+    }
+
+    /// The same, as the objstore YAML a `blockyard` process reads.
+    public func objstoreYAML(container: String, maxRetries: Int = 1) -> String {
+        """
+        type: AZURE
+        config:
+          storage_account: \(Self.account)
+          storage_account_key: \(Self.key)
+          container: \(container)
+          endpoint: http://127.0.0.1:\(port)
+          max_retries: \(maxRetries)
+        """
+    }
+}

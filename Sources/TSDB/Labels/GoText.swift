@@ -230,3 +230,28 @@ public func goDuration(millis: Int64) -> String {
     return s + "s"
 }
 
+
+/// Parses a duration as Thanos flags take them (Go `time.Duration` and Prometheus
+/// `model.Duration` units): one or more `<number><unit>` with units ms, s, m, h, d (24h),
+/// w (7d), y (365d), e.g. `48h`, `1h30m`, `14d`, `0s`. Returns milliseconds, nil when malformed.
+public func parseDuration(_ text: String) -> Int64? {
+    let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000),
+                                    ("d", 86_400_000), ("w", 604_800_000), ("y", 31_536_000_000)]
+    var rest = Substring(text)
+    guard !rest.isEmpty else { return nil }
+    if rest == "0" { return 0 }
+    var total: Int64 = 0
+    while !rest.isEmpty {
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, let n = Int64(digits) else { return nil }
+        rest = rest.dropFirst(digits.count)
+        // Longest unit first ("ms" before "m").
+        guard let (u, scale) = units.sorted(by: { $0.0.count > $1.0.count }).first(where: { rest.hasPrefix($0.0) }) else { return nil }
+        rest = rest.dropFirst(u.count)
+        let (p, o1) = n.multipliedReportingOverflow(by: scale)
+        let (s, o2) = total.addingReportingOverflow(p)
+        if o1 || o2 { return nil }
+        total = s
+    }
+    return total
+}
