@@ -436,10 +436,13 @@ def main():
     ap.add_argument("--profile", choices=["analyze", "dump"], required=True)
     ap.add_argument("--series", type=int, required=True, help="exact number of distinct series")
     ap.add_argument("--seed", type=int, default=20230415)
+    ap.add_argument("--value-seed", type=int, default=None,
+                    help="seed for values and timestamp jitter only (default: --seed); the same --seed with "
+                         "another --value-seed gives the same series with other samples, like an HA replica")
     ap.add_argument("--start", type=int, default=DEFAULT_START,
                     help="start of the 2h window, unix seconds (must be a multiple of 7200)")
     ap.add_argument("--samples", type=int, default=0,
-                    help="dump profile: samples per series (default: fill 2h at the interval)")
+                    help="samples per series (dump default: fill 2h at the interval; analyze default: 4-8)")
     ap.add_argument("--interval", type=int, default=0, help="seconds between samples")
     ap.add_argument("-o", "--output", default="-", help="output file (default stdout)")
     args = ap.parse_args()
@@ -457,8 +460,10 @@ def main():
             ap.error("--samples x --interval does not fit in one 2h block")
     else:
         max_phase = interval_ms
+        if args.samples and args.samples * interval_ms >= TWO_HOURS_MS:
+            ap.error("--samples x --interval does not fit in one 2h block")
 
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed if args.value_seed is None else args.value_seed)
     pools = LabelPools(random.Random(args.seed + 1), args.series)
     label_rng = pools.rng
     values = ValueGen(rng)
@@ -489,7 +494,7 @@ def main():
             made += 1
             prefix = "%s{%s} " % (sample_name, key)
             if args.profile == "analyze":
-                n = rng.randrange(4, 9)
+                n = args.samples or rng.randrange(4, 9)
             else:
                 n = n_samples
             vals = values.series(kind, n)

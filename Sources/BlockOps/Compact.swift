@@ -50,6 +50,11 @@ final class SeriesCursor {
     var chunks: [ChunkMeta] = []
     var ref: SeriesRef = 0
     private var scratch: [LabelRef] = []
+    /// Walking in index order: what lies behind the walk in the index and the chunk
+    /// segments can be handed back to the kernel.
+    private let inIndexOrder: Bool
+    private var releasedSegment = 0
+    private var releasedOffset = 0
 
     init(block: Block, name: String, input: Int, mapping: SymbolMapping, drop: Set<UInt32>, dropNames: [String]) throws {
         self.block = block
@@ -72,8 +77,10 @@ final class SeriesCursor {
             }
             keyed.sort { compareLabelRefs($0.1, $1.1) < 0 }
             order = keyed.map(\.0)
+            inIndexOrder = false
         } else {
             order = refs
+            inIndexOrder = true
         }
     }
 
@@ -94,6 +101,25 @@ final class SeriesCursor {
     func advance() throws {
         position += 1
         if !done { try load() }
+        if inIndexOrder && position % 1024 == 0 { releaseBehind() }
+    }
+
+    /// Memory-mapped pages the walk has passed (series entries, chunks before the current
+    /// series' first chunk) are released, so resident memory does not grow with the block.
+    private func releaseBehind() {
+        guard !done, let first = chunks.first?.ref else { return }
+        let segs = block.chunks.segments
+        while releasedSegment < min(first.segment, segs.count) {
+            segs[releasedSegment].releasePages(0..<segs[releasedSegment].count)
+            releasedSegment += 1
+            releasedOffset = 0
+        }
+        if first.segment < segs.count, first.offset > releasedOffset {
+            segs[first.segment].releasePages(releasedOffset..<first.offset)
+            releasedOffset = first.offset
+        }
+        let ix = block.index
+        ix.storage.releasePages(ix.seriesRange.lowerBound..<ix.seriesOffset(ref))
     }
 }
 

@@ -15,9 +15,9 @@ public final class ByteStorage: @unchecked Sendable {
     package let raw: UnsafeRawBufferPointer
     /// A human name used in errors: usually the path of the file.
     public let name: String
-    private let release: Release
+    let release: Release
 
-    private enum Release {
+    enum Release {
         case none
         case munmap
         case free
