@@ -164,6 +164,91 @@ struct WALFixtureTests {
         #expect(try Promtool.run(["tsdb", "dump", copy]) == WALFixture.oracle())
     }
 
+    @Test("a damaged head chunk file is set aside as Prometheus does; promtool agrees")
+    func damagedHeadChunks() throws {
+        let copy = try WALFixture.copy(WALFixture.snappy)
+        defer { Fixtures.cleanup((copy as NSString).deletingLastPathComponent) }
+        let file = copy + "/chunks_head/000003"
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[bytes.count / 2] ^= 0x10
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let head = try Head.replay(directory: copy)
+        let d = try #require(head.report.headChunks.damage)
+        #expect(d.file == file && d.error.kind == .checksum && d.filesDropped.count == 2, "\(d)")
+        #expect(head.report.headChunks.chunks == 0)
+        // Prometheus deletes the damaged file and those after it, then replays the WAL.
+        let mine = try WALFixture.dump(head, style: .promtool242)
+        #expect(mine != (try WALFixture.oracle()))
+        if Promtool.available {
+            let theirs = try Promtool.run(["tsdb", "dump", copy])
+            #expect(mine == theirs)
+        }
+        var noChunks = HeadReplayOptions()
+        noChunks.useHeadChunks = false
+        let walOnly = try Head.replay(directory: WALFixture.snappy, options: noChunks)
+        #expect(try WALFixture.dump(walOnly, style: .promtool242) == mine)
+    }
+
+    /// Single-fragment records of a fixture segment: (offset, length of the payload).
+    static func fullRecords(_ path: String) throws -> [(offset: Int, length: Int)] {
+        var sc = WALSegmentScanner(storage: try ByteStorage.map(path: path), file: path)
+        var out: [(Int, Int)] = []
+        while let e = sc.next() {
+            if case .record(let r) = e, r.fragments == 1 { out.append((r.offset, r.endOffset - r.offset - 7)) }
+        }
+        return out
+    }
+
+    @Test("a torn tail anywhere in a record reads like the log cut before that record; promtool agrees")
+    func tornTailOracle() throws {
+        guard Promtool.available else { return }
+        let recs = try Self.fullRecords(WALFixture.snappy + "/wal/00000004")
+        let victim = recs[recs.count / 2]
+        let torn = try WALFixture.copy(WALFixture.snappy)
+        let clean = try WALFixture.copy(WALFixture.snappy)
+        defer { Fixtures.cleanup((torn as NSString).deletingLastPathComponent); Fixtures.cleanup((clean as NSString).deletingLastPathComponent) }
+        let seg = "/wal/00000004"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: torn + seg))
+        try bytes.prefix(victim.offset + 7 + victim.length / 2).write(to: URL(fileURLWithPath: torn + seg))
+        try bytes.prefix(victim.offset).write(to: URL(fileURLWithPath: clean + seg))
+        let head = try Head.replay(directory: torn)
+        #expect(head.report.wal.damage.isEmpty)
+        #expect(head.report.wal.tornTail?.offset == victim.offset)
+        // promtool 2.42 refuses a torn record ("last record is torn"), but reads the clean cut.
+        #expect(try WALFixture.dump(head, style: .promtool242) == Promtool.run(["tsdb", "dump", clean]))
+    }
+
+    @Test("a flipped byte loses one record and nothing else; promtool agrees when that record is blanked")
+    func flippedByteOracle() throws {
+        guard Promtool.available else { return }
+        let seg = "/wal/00000003"
+        let recs = try Self.fullRecords(WALFixture.snappy + seg)
+        let victim = recs[recs.count / 3]
+        let damaged = try WALFixture.copy(WALFixture.snappy)
+        let blanked = try WALFixture.copy(WALFixture.snappy)
+        defer { Fixtures.cleanup((damaged as NSString).deletingLastPathComponent); Fixtures.cleanup((blanked as NSString).deletingLastPathComponent) }
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: damaged + seg)))
+        var flipped = bytes
+        flipped[victim.offset + 7 + victim.length / 2] ^= 0x01
+        try Data(flipped).write(to: URL(fileURLWithPath: damaged + seg))
+        // Blanked: the same fragment holding an uncompressed record of a type 2.42 ignores.
+        let payload = [UInt8(200)] + [UInt8](repeating: 0, count: victim.length - 1)
+        bytes[victim.offset] = 1
+        let crc = CRC32C.checksum(payload)
+        for k in 0..<4 { bytes[victim.offset + 3 + k] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * k)) }
+        bytes.replaceSubrange((victim.offset + 7)..<(victim.offset + 7 + victim.length), with: payload)
+        try Data(bytes).write(to: URL(fileURLWithPath: blanked + seg))
+
+        let head = try Head.replay(directory: damaged)
+        let d = try #require(head.report.wal.damage.first)
+        #expect(head.report.wal.damage.count == 1)
+        #expect(d.file == damaged + seg && d.offset == victim.offset && d.error.kind == .checksum && d.recordsLost == 1, "\(d)")
+        #expect(try WALFixture.dump(head, style: .promtool242) == Promtool.run(["tsdb", "dump", blanked]))
+        // Our reader reports the blanked record as an unknown type instead of skipping it silently.
+        let other = try Head.replay(directory: blanked)
+        #expect(other.report.wal.damage.map(\.error.kind) == [.unsupported])
+    }
+
     @Test("series in a 2 h window hold exactly that window's samples, in label order")
     func rangeWalk() throws {
         let head = try Head.replay(directory: WALFixture.snappy)
