@@ -110,3 +110,57 @@ struct WALHeadReplayTests {
         #expect(neg.blockRanges() == [(-2 * hour)..<0])
     }
 }
+
+@Suite("Head chunk files")
+struct HeadChunkFileTests {
+    /// One head chunk file with the given entries (XOR chunks of one sample each).
+    static func file(_ entries: [(ref: UInt64, t: Int64)]) -> [UInt8] {
+        var b: [UInt8] = []
+        WALBytes.be32(HeadChunkFiles.magic, &b)
+        b += [1, 0, 0, 0]
+        for e in entries {
+            var entry: [UInt8] = []
+            WALBytes.be64(e.ref, &entry)
+            WALBytes.be64(UInt64(bitPattern: e.t), &entry)
+            WALBytes.be64(UInt64(bitPattern: e.t), &entry)
+            entry.append(1)
+            // XOR chunk: count 1, varint t, 64 bits of 1.0.
+            var data: [UInt8] = [0, 1]
+            WALBytes.varint(e.t, &data)
+            WALBytes.be64(1.0.bitPattern, &data)
+            WALBytes.uvarint(UInt64(data.count), &entry)
+            entry += data
+            WALBytes.be32(CRC32C.checksum(entry), &entry)
+            b += entry
+        }
+        return b + [UInt8](repeating: 0, count: 100)  // preallocated tail
+    }
+
+    @Test("chunks are read in file order; an out-of-sequence chunk sets its file and later ones aside")
+    func sequence() throws {
+        let dir = try Fixtures.tempDir("hc")
+        defer { Fixtures.cleanup(dir) }
+        try Data(Self.file([(1, 10), (2, 10), (1, 20)])).write(to: URL(fileURLWithPath: dir + "/000001"))
+        try Data(Self.file([(1, 30), (1, 25)])).write(to: URL(fileURLWithPath: dir + "/000002"))
+        try Data(Self.file([(2, 40)])).write(to: URL(fileURLWithPath: dir + "/000003"))
+        try Data([0, 0, 0, 0, 0, 0, 0, 0]).write(to: URL(fileURLWithPath: dir + "/000004"))
+        let (chunks, report) = try HeadChunkFiles.read(directory: dir)
+        #expect(chunks[1]?.map(\.minTime) == [10, 20] && chunks[2]?.map(\.minTime) == [10])
+        #expect(report.ignoredEmptyFile == dir + "/000004")
+        let d = try #require(report.damage)
+        #expect(d.file == dir + "/000002" && d.filesDropped == [dir + "/000002", dir + "/000003"], "\(d)")
+        #expect(d.error.detail.contains("does not follow"))
+        // Truncated inside an entry, and a stray byte in the zero tail: both damage with an offset.
+        // (Cut to its first bytes, an entry whose series ref starts with zero bytes reads as the
+        // end of the data, as upstream's all-zero check reads it.)
+        let whole = Self.file([(1, 10), (2, 10)])
+        var stray = whole
+        stray[whole.count - 100 + 3] = 7
+        for (what, bytes) in [("cut 13", Array(whole[0..<(whole.count - 113)])), ("cut 30", Array(whole[0..<(whole.count - 130)])), ("stray byte", stray)] {
+            let cut = what
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/000001"))
+            let (_, r) = try HeadChunkFiles.read(directory: dir)
+            #expect(r.damage?.file == dir + "/000001" && (r.damage?.offset ?? -1) >= 8, "\(cut): \(String(describing: r.damage))")
+        }
+    }
+}

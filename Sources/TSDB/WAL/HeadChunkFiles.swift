@@ -72,8 +72,7 @@ public enum HeadChunkFiles {
             WALDirectory.number(name).map { ($0, directory + "/" + name) }
         }.sorted { $0.0 < $1.0 }
         // An empty last file (created, never written before a crash) is removed by Prometheus.
-        if let (n, path) = files.last, n > 0 {
-            let s = try ByteStorage.map(path: path)
+        if let (n, path) = files.last, n > 0, let s = try? ByteStorage.map(path: path) {
             if s.count < 4 || s.raw.loadUnaligned(as: UInt32.self) == 0 {
                 report.ignoredEmptyFile = path
                 files.removeLast()
