@@ -137,11 +137,7 @@ public struct Dumper {
                 for k in scratch.t.indices {
                     let t = scratch.t[k]
                     if !wanted(t) || (hasTomb && tomb.isDeleted(c.ref, t)) { continue }
-                    out.buffer.append(contentsOf: prefix)
-                    GoText.appendFloat(scratch.v[k], to: &out.buffer)
-                    out.buffer.append(UInt8(ascii: " "))
-                    GoText.appendInt(t, to: &out.buffer)
-                    out.buffer.append(UInt8(ascii: "\n"))
+                    DumpLine.appendFloat(prefix: prefix, scratch.v[k], t, to: &out.buffer)
                 }
                 try out.flushIfFull()
             } else {
@@ -184,11 +180,9 @@ public struct Dumper {
     func write(_ s: DumpSample, prefix: [UInt8]) throws {
         switch s.value {
         case .float(let v):
-            out.buffer.append(contentsOf: prefix)
-            GoText.appendFloat(v, to: &out.buffer)
+            DumpLine.appendFloat(prefix: prefix, v, s.t, to: &out.buffer)
         case .text(let t):
-            out.buffer.append(contentsOf: prefix)
-            out.buffer.append(contentsOf: t.utf8)
+            DumpLine.appendText(prefix: prefix, t, s.t, to: &out.buffer)
         case .aggregate(let name, let v):
             // Insert __aggr__ as the first label: it sorts before every other name.
             out.buffer.append(UInt8(ascii: "{"))
@@ -196,10 +190,8 @@ public struct Dumper {
             if prefix.count > 3 { out.buffer.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
             out.buffer.append(contentsOf: prefix[1...])
             GoText.appendFloat(v, to: &out.buffer)
+            DumpLine.appendTimestamp(s.t, to: &out.buffer)
         }
-        out.buffer.append(UInt8(ascii: " "))
-        GoText.appendInt(s.t, to: &out.buffer)
-        out.buffer.append(UInt8(ascii: "\n"))
         try out.flushIfFull()
     }
 

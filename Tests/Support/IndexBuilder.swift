@@ -8,15 +8,15 @@ public struct IndexBuilder {
     public enum Shape: Sendable { case v1, v2WithLabelIndices, v2NoLabelIndices }
     public var series: [([(String, String)], [ChunkMeta])]
 
-    static func uvarint(_ v: UInt64, _ b: inout [UInt8]) {
+    public static func uvarint(_ v: UInt64, _ b: inout [UInt8]) {
         var v = v
         while v >= 0x80 { b.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }
         b.append(UInt8(v))
     }
-    static func varint(_ v: Int64, _ b: inout [UInt8]) { uvarint(UInt64(bitPattern: (v << 1) ^ (v >> 63)), &b) }
-    static func be32(_ v: UInt32, _ b: inout [UInt8]) { withUnsafeBytes(of: v.bigEndian) { b += $0 } }
-    static func be64(_ v: UInt64, _ b: inout [UInt8]) { withUnsafeBytes(of: v.bigEndian) { b += $0 } }
-    static func str(_ s: String, _ b: inout [UInt8]) { uvarint(UInt64(s.utf8.count), &b); b += Array(s.utf8) }
+    public static func varint(_ v: Int64, _ b: inout [UInt8]) { uvarint(UInt64(bitPattern: (v << 1) ^ (v >> 63)), &b) }
+    public static func be32(_ v: UInt32, _ b: inout [UInt8]) { withUnsafeBytes(of: v.bigEndian) { b += $0 } }
+    public static func be64(_ v: UInt64, _ b: inout [UInt8]) { withUnsafeBytes(of: v.bigEndian) { b += $0 } }
+    public static func str(_ s: String, _ b: inout [UInt8]) { uvarint(UInt64(s.utf8.count), &b); b += Array(s.utf8) }
     static func crc(_ b: [UInt8]) -> [UInt8] { var o: [UInt8] = []; be32(CRC32C.checksum(b), &o); return o }
 
     /// A section `len | body | crc(body)`.
