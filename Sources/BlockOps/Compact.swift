@@ -12,7 +12,35 @@ public struct CompactOptions: Sendable {
     /// The Thanos section of the result (labels, resolution, source); nil for a plain
     /// Prometheus block.
     public var thanos: ThanosMeta? = nil
+    /// Rewrites every series' label set (relabelling, a leaked label removed); nil drops the
+    /// series. Series are re-sorted by their new label sets, and series that end up equal
+    /// are merged.
+    public var relabel: (@Sendable (Labels) -> Labels?)? = nil
+    /// Repair broken input instead of refusing it: series are re-sorted (label names too),
+    /// chunks whose checksum fails or that do not decode are dropped, samples outside the
+    /// block's [minTime, maxTime) are trimmed, and overlapping chunks of a series merged.
+    /// Every change is reported to `log`.
+    public var repair = false
+    public var log: (@Sendable (RepairEvent) -> Void)? = nil
     public init() {}
+}
+
+/// One change a repair or rewrite made, for its change log.
+public struct RepairEvent: Sendable, CustomStringConvertible {
+    public enum Action: String, Sendable {
+        case droppedChunk = "dropped-chunk"
+        case trimmedChunk = "trimmed-chunk"
+        case mergedOverlaps = "merged-overlapping-chunks"
+        case droppedDuplicates = "dropped-duplicate-chunks"
+        case mergedSeries = "merged-duplicate-series"
+        case droppedSeries = "dropped-series"
+        case relabelled
+        case unreadableSeries = "unreadable-series"
+    }
+    public var action: Action
+    public var series: String
+    public var detail: String
+    public var description: String { "\(action.rawValue) \(series): \(detail)" }
 }
 
 /// What one compaction did.
@@ -56,17 +84,43 @@ final class SeriesCursor {
     private var releasedSegment = 0
     private var releasedOffset = 0
 
-    init(block: Block, name: String, input: Int, mapping: SymbolMapping, drop: Set<UInt32>, dropNames: [String]) throws {
+    /// With a relabel (or a repair), each series' new labels, precomputed in output order.
+    private let relabelled: [[LabelRef]]?
+
+    init(block: Block, name: String, input: Int, mapping: SymbolMapping, drop: Set<UInt32>, dropNames: [String],
+         relabel: (@Sendable (Labels) -> Labels?)? = nil, symbols: SymbolSet? = nil, log: ((RepairEvent) -> Void)? = nil) throws {
         self.block = block
         self.name = name
         self.input = input
         self.mapping = mapping
         self.drop = drop
         let refs = try block.index.allPostings()
-        // Removing labels that this block's series carry can change their order: then the
-        // series are sorted by their new label sets (label references only; chunks are read
-        // later, in that order).
-        if dropNames.contains(where: { block.index.labelNames.contains($0) }) {
+        if let relabel, let symbols {
+            // Every series' new label set as references into the output symbols, sorted.
+            var keyed: [(SeriesRef, [LabelRef])] = []
+            keyed.reserveCapacity(refs.count)
+            for r in refs {
+                let labels: Labels
+                do { labels = try block.index.seriesLabels(r).0 } catch {
+                    guard let log else { throw error }
+                    log(RepairEvent(action: .unreadableSeries, series: "series \(r)", detail: "\(error.description); dropped with its chunks"))
+                    continue
+                }
+                guard let t = relabel(labels) else {
+                    log?(RepairEvent(action: .droppedSeries, series: labels.description, detail: "relabelling dropped it"))
+                    continue
+                }
+                guard !t.isEmpty, let m = symbols.refs(t) else { continue }
+                keyed.append((r, m.filter { !drop.contains($0.name) }))
+            }
+            keyed.sort { compareLabelRefs($0.1, $1.1) < 0 }
+            order = keyed.map(\.0)
+            relabelled = keyed.map(\.1)
+            inIndexOrder = false
+        } else if dropNames.contains(where: { block.index.labelNames.contains($0) }) {
+            // Removing labels that this block's series carry can change their order: then the
+            // series are sorted by their new label sets (label references only; chunks are read
+            // later, in that order).
             var keyed: [(SeriesRef, [LabelRef])] = []
             keyed.reserveCapacity(refs.count)
             var l: [LabelRef] = [], c: [ChunkMeta] = [], m: [LabelRef] = []
@@ -77,9 +131,11 @@ final class SeriesCursor {
             }
             keyed.sort { compareLabelRefs($0.1, $1.1) < 0 }
             order = keyed.map(\.0)
+            relabelled = nil
             inIndexOrder = false
         } else {
             order = refs
+            relabelled = nil
             inIndexOrder = true
         }
     }
@@ -94,6 +150,10 @@ final class SeriesCursor {
     func load() throws {
         ref = order[position]
         try block.index.series(ref, labels: &scratch, chunks: &chunks)
+        if let relabelled {
+            labels = relabelled[position]
+            return
+        }
         guard mapping.map(scratch, into: &labels) else { throw Self.badSymbols(name) }
         if !drop.isEmpty { labels.removeAll { drop.contains($0.name) } }
     }
@@ -135,11 +195,31 @@ public enum Compactor {
     {
         precondition(!blocks.isEmpty, "nothing to compact")
         let names = names ?? blocks.map { $0.meta.ulid.description }
-        let (symbols, maps) = SymbolSet.merging(blocks.map(\.index))
+        // A repair re-sorts label names and series; a relabel may also bring new strings,
+        // which the output's symbol table needs before any series is written.
+        let relabel: (@Sendable (Labels) -> Labels?)? = options.relabel ?? (options.repair ? { @Sendable in Labels($0.pairs) } : nil)
+        var extra: [String] = []
+        if let relabel {
+            let (base, _) = SymbolSet.merging(blocks.map(\.index))
+            var seen = Set<String>()
+            for b in blocks {
+                for r in try b.index.allPostings() {
+                    guard let labels = try? b.index.seriesLabels(r).0, let t = relabel(labels) else { continue }
+                    for l in t {
+                        if base.ref(of: l.name) == nil { seen.insert(l.name) }
+                        if base.ref(of: l.value) == nil { seen.insert(l.value) }
+                    }
+                }
+            }
+            extra = Array(seen)
+        }
+        let (symbols, maps) = SymbolSet.merging(blocks.map(\.index), extra: extra)
         let drop = Set(options.dropLabels.compactMap { symbols.ref(of: $0) })
+        let log = options.log
         var cursors: [SeriesCursor] = []
         for (i, b) in blocks.enumerated() {
-            let c = try SeriesCursor(block: b, name: names[i], input: i, mapping: maps[i], drop: drop, dropNames: options.dropLabels)
+            let c = try SeriesCursor(block: b, name: names[i], input: i, mapping: maps[i], drop: drop, dropNames: options.dropLabels,
+                                     relabel: relabel, symbols: symbols, log: options.repair ? { log?($0) } : nil)
             if !c.done { try c.load() }
             cursors.append(c)
         }
@@ -160,20 +240,45 @@ public enum Compactor {
                 current = first.labels
                 gathered.removeAll(keepingCapacity: true)
                 var contributors = 0
+                var fromOneBlock = 0
                 for c in cursors {
                     // A cursor may hold several series with this label set (after labels were dropped).
+                    var here = 0
                     while !c.done && compareLabelRefs(c.labels, current) == 0 {
-                        try gather(c, symbols: symbols, into: &gathered)
+                        try gather(c, symbols: symbols, options: options, into: &gathered)
                         contributors += 1
+                        here += 1
                         try c.advance()
                     }
+                    fromOneBlock = max(fromOneBlock, here)
                 }
                 if contributors > 1 { result.seriesMerged += 1 }
+                if options.repair && fromOneBlock > 1 {
+                    log?(RepairEvent(action: .mergedSeries, series: symbols.labels(current).description,
+                                     detail: "\(fromOneBlock) series with this label set merged into one"))
+                }
                 out.removeAll(keepingCapacity: true)
+                let before = (merger.reencoded, merger.duplicatesDropped)
                 do {
                     try merger.merge(gathered, into: &out)
                 } catch {
+                    if options.repair {
+                        // What cannot be merged sample by sample is dropped, and said so.
+                        let lost = gathered.map { "[\($0.minTime), \($0.maxTime)]" }.joined(separator: " ")
+                        log?(RepairEvent(action: .droppedChunk, series: symbols.labels(current).description, detail: "\(error.detail); chunks \(lost) dropped"))
+                        continue
+                    }
                     throw CompactionInputError(block: names.joined(separator: ","), series: symbols.labels(current).description, detail: error.detail)
+                }
+                if options.repair && contributors == 1 {
+                    if merger.reencoded > before.0 {
+                        log?(RepairEvent(action: .mergedOverlaps, series: symbols.labels(current).description,
+                                         detail: "overlapping chunks merged sample by sample into \(merger.reencoded - before.0) chunk(s)"))
+                    }
+                    if merger.duplicatesDropped > before.1 {
+                        log?(RepairEvent(action: .droppedDuplicates, series: symbols.labels(current).description,
+                                         detail: "\(merger.duplicatesDropped - before.1) exact duplicate chunk(s) dropped"))
+                    }
                 }
                 try writer.add(labels: current, chunks: out)
             }
@@ -197,39 +302,59 @@ public enum Compactor {
         }
     }
 
-    /// The chunks of the cursor's current series, checked and with tombstones applied.
-    static func gather(_ c: SeriesCursor, symbols: SymbolSet, into out: inout [MergeChunk]) throws {
+    /// The chunks of the cursor's current series, checked and with tombstones applied. In a
+    /// repair, broken chunks are dropped and samples outside the block trimmed instead.
+    static func gather(_ c: SeriesCursor, symbols: SymbolSet, options: CompactOptions, into out: inout [MergeChunk]) throws {
         let meta = c.block.meta
+        let series = { symbols.labels(c.labels).description }
         func fail(_ d: String) -> CompactionInputError {
-            CompactionInputError(block: c.name, series: symbols.labels(c.labels).description, detail: d)
+            CompactionInputError(block: c.name, series: series(), detail: d)
         }
+        func note(_ a: RepairEvent.Action, _ d: String) { options.log?(RepairEvent(action: a, series: series(), detail: d)) }
         var previous: ChunkMeta? = nil
         for m in c.chunks {
-            if m.minTime < meta.minTime || m.maxTime > meta.maxTime {
+            let outside = m.minTime < meta.minTime || m.maxTime > meta.maxTime || (options.repair && m.maxTime >= meta.maxTime)
+            if outside && !options.repair {
                 throw fail("chunk [\(m.minTime), \(m.maxTime)] lies outside the block [\(meta.minTime), \(meta.maxTime)); run `blockyard verify` and `blockyard repair` on it")
             }
-            if let p = previous, m.minTime <= p.maxTime, !(m.minTime == p.minTime && m.maxTime == p.maxTime) {
+            if let p = previous, m.minTime <= p.maxTime, !(m.minTime == p.minTime && m.maxTime == p.maxTime), !options.repair {
                 throw fail("chunks out of order or overlapping inside the series ([\(p.minTime), \(p.maxTime)] then [\(m.minTime), \(m.maxTime)]); run `blockyard repair` on the block")
             }
             previous = m
             let raw: RawChunk
-            do { raw = try c.block.chunks.chunk(m.ref) } catch { throw fail(error.description) }
+            do { raw = try c.block.chunks.chunk(m.ref) } catch {
+                guard options.repair else { throw fail(error.description) }
+                note(.droppedChunk, "chunk [\(m.minTime), \(m.maxTime)] lost: \(error.kind.rawValue) in \(error.file) at offset \(error.offset): \(error.detail)")
+                continue
+            }
             let deleted = c.block.tombstones.intervals[c.ref] ?? []
-            if deleted.contains(where: { $0.lowerBound <= m.maxTime && m.minTime <= $0.upperBound }) {
-                // Some samples are deleted: decode and keep the rest.
-                let chunk = MergeChunk(minTime: m.minTime, maxTime: m.maxTime, input: c.input, body: .raw(raw))
-                let (ts, vs): ([Int64], [Double])
-                do { (ts, vs) = try ChunkMerger.samples(chunk) } catch { throw fail("tombstones: " + error.detail) }
-                var kt: [Int64] = [], kv: [Double] = []
-                for (t, v) in zip(ts, vs) where !deleted.contains(where: { $0.contains(t) }) {
-                    kt.append(t)
-                    kv.append(v)
-                }
-                if let a = kt.first, let b = kt.last {
-                    out.append(MergeChunk(minTime: a, maxTime: b, input: c.input, body: .samples(kt, kv)))
-                }
-            } else {
+            let tombstoned = deleted.contains(where: { $0.lowerBound <= m.maxTime && m.minTime <= $0.upperBound })
+            if !tombstoned && !outside {
                 out.append(MergeChunk(minTime: m.minTime, maxTime: m.maxTime, input: c.input, body: .raw(raw)))
+                continue
+            }
+            // Some samples go (deleted, or outside the block): decode and keep the rest.
+            let (ts, vs): ([Int64], [Double])
+            do {
+                (ts, vs) = try ChunkMerger.samples(MergeChunk(minTime: m.minTime, maxTime: m.maxTime, input: c.input, body: .raw(raw)))
+            } catch {
+                guard options.repair else { throw fail((tombstoned ? "tombstones: " : "") + error.detail) }
+                note(.droppedChunk, "chunk [\(m.minTime), \(m.maxTime)] lost: \(error.detail)")
+                continue
+            }
+            var kt: [Int64] = [], kv: [Double] = []
+            for (t, v) in zip(ts, vs) where t >= meta.minTime && t < meta.maxTime && !deleted.contains(where: { $0.contains(t) }) {
+                kt.append(t)
+                kv.append(v)
+            }
+            if outside {
+                let gone = ts.count - kt.count
+                note(kt.isEmpty ? .droppedChunk : .trimmedChunk,
+                     "chunk [\(m.minTime), \(m.maxTime)]: \(gone) of \(ts.count) samples outside the block [\(meta.minTime), \(meta.maxTime)) removed"
+                     + (m.minTime == meta.maxTime ? " (Prometheus issue 347: the chunk starts at the block's maxTime)" : ""))
+            }
+            if let a = kt.first, let b = kt.last {
+                out.append(MergeChunk(minTime: a, maxTime: b, input: c.input, body: .samples(kt, kv)))
             }
         }
     }

@@ -177,3 +177,105 @@ struct CompactTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
     }
 }
+
+/// Repair and relabel modes of the compactor on deliberately broken copies of real blocks.
+@Suite("Compactor: repair and relabel")
+struct CompactRepairTests {
+    static func dump(_ blocks: [Block], maxTime: Int64 = .max) throws -> String {
+        var o = DumpOptions()
+        o.maxTime = maxTime
+        let out = OutputSink(collecting: ())
+        try Dumper(blocks: blocks, options: o, out: out).run()
+        try out.flush()
+        return out.text
+    }
+
+    final class Log: @unchecked Sendable {
+        let lock = NSLock()
+        var events: [RepairEvent] = []
+        func add(_ e: RepairEvent) { lock.withLock { events.append(e) } }
+    }
+
+    /// A copy of a `values` block whose index is rewritten: series order reversed, one series
+    /// written twice, one with its label names out of order, one with its chunks reversed.
+    static func broken() throws -> (work: String, dir: String, original: Block) {
+        let src = try #require(try Block.directories(at: Fixtures.blockSets.first { $0.hasSuffix("values") }!).first)
+        let work = try Fixtures.copyBlocks([src])
+        let dir = work + "/" + (src as NSString).lastPathComponent
+        let original = try Block(directory: src)
+        var series: [([(String, String)], [ChunkMeta])] = []
+        for ref in try original.index.allPostings() {
+            let (labels, chunks) = try original.index.seriesLabels(ref)
+            series.append((labels.map { ($0.name, $0.value) }, chunks))
+        }
+        series.reverse()
+        series.append(series[0])
+        series[1].0.reverse()
+        let k = try #require(series.firstIndex { $0.1.count > 1 })
+        series[k].1.reverse()
+        try Data(IndexBuilder(series: series).build(.v2WithLabelIndices)).write(to: URL(fileURLWithPath: dir + "/index"))
+        return (work, dir, original)
+    }
+
+    @Test("repair: re-sorted series and labels, duplicates merged, chunks put in order; nothing lost")
+    func repairsStructure() throws {
+        let (work, dir, original) = try Self.broken()
+        defer { Fixtures.cleanup(work) }
+        #expect(!BlockVerifier().verify(directory: dir).isEmpty, "the broken copy must be broken")
+        var o = CompactOptions()
+        o.repair = true
+        let log = Log()
+        o.log = { log.add($0) }
+        let out = try Fixtures.tempDir("repair-out")
+        defer { Fixtures.cleanup(out) }
+        let r = try #require(try Compactor.compact([try Block(directory: dir)], into: out, options: o))
+        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        #expect(try Self.dump([try Block(directory: r.directory)]) == Self.dump([original]))
+        #expect(log.events.contains { $0.action == .mergedSeries })
+        #expect(log.events.contains { $0.action == .droppedDuplicates || $0.action == .mergedSeries })
+    }
+
+    @Test("repair: chunks outside the block are trimmed to it, and the trim is logged")
+    func repairsOutside() throws {
+        let src = try #require(try Block.directories(at: Fixtures.blockSets.first { $0.hasSuffix("values") }!).first)
+        let work = try Fixtures.copyBlocks([src])
+        defer { Fixtures.cleanup(work) }
+        let dir = work + "/" + (src as NSString).lastPathComponent
+        var meta = try Block(directory: dir).meta
+        let cut = meta.minTime + 2_700_000  // inside the first chunk: it is trimmed, the later ones dropped
+        meta.maxTime = cut
+        try meta.serialized().write(toFile: dir + "/meta.json", atomically: true, encoding: .utf8)
+        var o = CompactOptions()
+        o.repair = true
+        let log = Log()
+        o.log = { log.add($0) }
+        let out = try Fixtures.tempDir("repair-out2")
+        defer { Fixtures.cleanup(out) }
+        let r = try #require(try Compactor.compact([try Block(directory: dir)], into: out, options: o))
+        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        #expect(try Self.dump([try Block(directory: r.directory)]) == Self.dump([try Block(directory: src)], maxTime: cut - 1))
+        #expect(log.events.contains { $0.action == .trimmedChunk })
+        #expect(log.events.contains { $0.action == .droppedChunk })
+    }
+
+    @Test("relabel: a label is removed, series that become equal merge, new values get symbols")
+    func relabels() throws {
+        let set = try Block.directories(at: Fixtures.blockSets.first { $0.hasSuffix("bulk") }!)
+        var o = CompactOptions()
+        o.relabel = { labels in
+            var pairs = labels.pairs.filter { $0.name != "instance" }
+            pairs.append(Label(name: "rewritten", value: "yes"))
+            return pairs.contains { $0.name == "__name__" && $0.value == "up" } ? nil : Labels(pairs)
+        }
+        let out = try Fixtures.tempDir("relabel-out")
+        defer { Fixtures.cleanup(out) }
+        let r = try #require(try Compactor.compact(try set.map { try Block(directory: $0) }, into: out, options: o))
+        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        let b = try Block(directory: r.directory)
+        #expect(!b.index.labelNames.contains("instance"))
+        #expect(try b.index.labelValues("rewritten") == ["yes"])
+        #expect(try b.index.postings(name: "__name__", value: "up").isEmpty)
+        #expect(r.meta.stats.numSeries < UInt64(try Block(directory: set[0]).index.allPostings().count))
+        _ = try Promtool.run(["tsdb", "analyze", out])
+    }
+}
