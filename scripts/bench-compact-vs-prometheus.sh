@@ -2,7 +2,7 @@
 # Compaction side by side with Prometheus 2.42 (Debian's /usr/bin/prometheus) on the same
 # blocks. Run by hand, not in CI; generated data stays in $BENCH_DIR (never in the repo).
 #
-#   scripts/bench-compact-vs-prometheus.sh [--series N] [--runs N] [--skip-build]
+#   scripts/bench-compact-vs-prometheus.sh [--series N] [--runs N] [--only horizontal|vertical|memory] [--skip-build]
 #
 # 1. horizontal: four consecutive 2h blocks of N series (480 samples per series per block);
 #    Prometheus compacts the first three into a 6h block (it leaves the newest out), and so
@@ -22,8 +22,10 @@ BENCH_DIR="${BENCH_DIR:-/tmp/blockyard-bench}"
 SERIES=10000
 RUNS=3
 BUILD=1
+ONLY=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
+        --only) ONLY="$2"; shift 2 ;;
         --series) SERIES="$2"; shift 2 ;;
         --runs) RUNS="$2"; shift 2 ;;
         --skip-build) BUILD=0; shift ;;
@@ -136,19 +138,26 @@ print(f"{t}: prometheus {p:.3f} s, blockyard {b:.3f} s (wall {bw:.3f} s): {p / b
 PY
 }
 
+want() { [[ -z "$ONLY" || "$ONLY" == "$1" ]]; }
+
 # 1. horizontal
+if want horizontal; then
 h=()
 for i in 0 1 2 3; do h+=("$(block "h$SERIES-$i" dump "$SERIES" $((START + i * 7200)) 1)"); done
 PROM_EXTRA="${h[3]}"
 compare "horizontal, 3 x 2h blocks of $SERIES series" "${h[@]:0:3}"
 PROM_EXTRA=""
+fi
 
 # 2. vertical
+if want vertical; then
 v1="$(block "v$SERIES-a" dump "$SERIES" "$START" 1)"
 v2="$(block "v$SERIES-b" dump "$SERIES" "$START" 2)"
 compare "vertical, 2 overlapping replicas of $SERIES series" "$v1" "$v2"
+fi
 
 # 3. memory at 400,000 series (blockyard only, one run each)
+if want memory; then
 m=() m4=()
 for i in 0 1 2; do
     m+=("$(block "m400k-$i" analyze 400000 $((START + i * 7200)) 1)")
@@ -165,4 +174,5 @@ print(f"memory, 3 x 400,000 series, {n:,} samples: blockyard {b:.2f} s (wall {bw
       f"{'PASS' if rss <= 256 * 1024 else 'FAIL'} (target: <= 256 MiB, flat in samples)")
 PY
 done
+fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"

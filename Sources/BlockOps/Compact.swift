@@ -223,6 +223,9 @@ public enum Compactor {
             if !c.done { try c.load() }
             cursors.append(c)
         }
+        // Opening and planning touched the inputs' symbol and postings tables; the walk needs
+        // neither (labels are mapped references now), so their pages go back to the kernel.
+        for b in blocks { b.index.storage.releasePages(0..<b.index.storage.count) }
         let writer = try BlockWriter(parent: parent, ulid: ulid, symbols: symbols, segmentSize: options.segmentSize)
         var merger = ChunkMerger(function: options.function, samplesPerChunk: options.samplesPerChunk)
         var result = CompactResult(meta: BlockMeta(ulid: ulid, minTime: 0, maxTime: 0), directory: writer.directory)
