@@ -29,6 +29,15 @@ public protocol Bucket: Sendable {
 
     /// Deletes an object; deleting a missing object is `notFound`.
     func delete(_ key: String) async throws(ObjectStoreError)
+
+    /// Uploads `size` bytes that `read` supplies piece by piece (ranged reads of another object,
+    /// typically), holding only a few pieces in memory at a time where the store allows it.
+    /// Returns the MD5 of the bytes written. Replaces any object of that name; on failure no
+    /// object of that name appears (or the old one stays). See `StreamedUpload.swift`.
+    func upload(_ key: String, size: Int64, from read: @escaping RangeReader) async throws(ObjectStoreError) -> [UInt8]
+
+    /// Reads are local (disk or memory), so hashing an object to compare it costs no network.
+    var isLocal: Bool { get }
 }
 
 extension Bucket {
@@ -80,6 +89,8 @@ public struct ObjectStoreError: Error, CustomStringConvertible, Sendable, Equata
         case io = "local I/O error"
         case invalidArgument = "invalid argument"
         case cancelled
+        /// The service will not do this (a server-side copy it cannot or may not make).
+        case unsupported = "not supported"
     }
 
     public var kind: Kind

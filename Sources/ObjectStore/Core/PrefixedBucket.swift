@@ -47,4 +47,10 @@ public struct PrefixedBucket: Bucket {
     public func delete(_ key: String) async throws(ObjectStoreError) {
         do { try await base.delete(full(key)) } catch { throw strip(error) }
     }
+
+    public func upload(_ key: String, size: Int64, from read: @escaping RangeReader) async throws(ObjectStoreError) -> [UInt8] {
+        do { return try await base.upload(full(key), size: size, from: read) } catch { throw strip(error) }
+    }
+
+    public var isLocal: Bool { base.isLocal }
 }
