@@ -35,7 +35,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PROMTOOL="${PROMTOOL:-/usr/bin/promtool}"
 BENCH_DIR="${BENCH_DIR:-/tmp/blockyard-bench}"
-KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 SEED=20230415
 START=1700006400
 
@@ -66,15 +65,9 @@ echo "rclone: $(rclone version 2>/dev/null | head -1); cpus: $(nproc); mode: $MO
 
 # shellcheck source=scripts/lib/bench-blocks.sh
 source "$ROOT/scripts/lib/bench-blocks.sh"
-ANALYZE_BLOCK="$(find_or_make "analyze-s$ANALYZE_SERIES-seed$SEED" analyze "$ANALYZE_SERIES")"
-DUMP_BLOCK="$(find_or_make "dump-s$DUMP_SERIES-n$DUMP_SAMPLES-seed$SEED" dump "$DUMP_SERIES" --samples "$DUMP_SAMPLES")"
+bench_blocks
 
-if [[ $SKIP_BUILD -eq 0 ]]; then
-    log "building: swift build -c release --scratch-path .build-bench --product blockyard"
-    (cd "$ROOT" && swift build -c release --scratch-path .build-bench --product blockyard >&2)
-fi
-BLOCKYARD="$ROOT/.build-bench/release/blockyard"
-[[ -x "$BLOCKYARD" ]] || die "no blockyard binary at $BLOCKYARD"
+bench_build "$ROOT"
 
 WORK="$BENCH_DIR/replicate-$MODE"
 rm -rf "$WORK"
@@ -84,19 +77,9 @@ for b in "$ANALYZE_BLOCK" "$DUMP_BLOCK"; do cp -al "$b" "$WORK/src/$(basename "$
 source "$ROOT/scripts/lib/emulator.sh"
 start_emulator "$WORK" --quiet || die "the emulator did not start"
 
-config() {  # config FILE CONTAINER
-    cat >"$1" <<EOF
-type: AZURE
-config:
-  storage_account: devstoreaccount1
-  storage_account_key: "$KEY"
-  endpoint: http://127.0.0.1:$PORT
-  container: $2
-EOF
-}
-config "$WORK/source.yaml" source
-config "$WORK/streamed.yaml" blockyard-dst
-config "$WORK/server.yaml" server-side-dst
+emulator_config "$WORK/source.yaml" source
+emulator_config "$WORK/streamed.yaml" blockyard-dst
+emulator_config "$WORK/server.yaml" server-side-dst
 cat >"$WORK/rclone.conf" <<EOF
 [src]
 type = azureblob

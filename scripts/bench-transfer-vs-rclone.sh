@@ -92,16 +92,10 @@ echo "cpus: $(nproc), mode: $MODE, runs: $RUNS, BENCH_DIR: $BENCH_DIR" >&2
 # shellcheck source=scripts/lib/bench-blocks.sh
 source "$ROOT/scripts/lib/bench-blocks.sh"
 
-ANALYZE_BLOCK="$(find_or_make "analyze-s$ANALYZE_SERIES-seed$SEED" analyze "$ANALYZE_SERIES")"
-DUMP_BLOCK="$(find_or_make "dump-s$DUMP_SERIES-n$DUMP_SAMPLES-seed$SEED" dump "$DUMP_SERIES" --samples "$DUMP_SAMPLES")"
+bench_blocks
 
 # --- build -----------------------------------------------------------------------------------------
-if [[ $SKIP_BUILD -eq 0 ]]; then
-    log "building: swift build -c release --scratch-path .build-bench --product blockyard"
-    (cd "$ROOT" && swift build -c release --scratch-path .build-bench --product blockyard >&2)
-fi
-BLOCKYARD="$ROOT/.build-bench/release/blockyard"
-[[ -x "$BLOCKYARD" ]] || die "no blockyard binary at $BLOCKYARD (build failed or --skip-build without a build)"
+bench_build "$ROOT"
 
 # --- work area -------------------------------------------------------------------------------------
 WORK="$BENCH_DIR/transfer-$MODE"

@@ -16,7 +16,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BLOCKYARD="${BLOCKYARD:-$ROOT/.build/debug/blockyard}"
 PROMTOOL="${PROMTOOL:-/usr/bin/promtool}"
 DEMO="$ROOT/fixtures/demo-bucket"
-KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 [[ -x "$BLOCKYARD" ]] || { echo "no blockyard binary at $BLOCKYARD (swift build first)" >&2; exit 1; }
 
 WORK="$(mktemp -d)"
@@ -25,16 +24,7 @@ source "$ROOT/scripts/lib/emulator.sh"
 start_emulator "$WORK" --quiet
 trap 'stop_emulator; rm -rf "$WORK"' EXIT
 
-config() {  # config NAME CONTAINER: an objstore file for one container of the emulator
-    cat >"$WORK/$1.yaml" <<EOF
-type: AZURE
-config:
-  storage_account: devstoreaccount1
-  storage_account_key: "$KEY"
-  endpoint: http://127.0.0.1:$PORT
-  container: $2
-EOF
-}
+config() { emulator_config "$WORK/$1.yaml" "$2"; }  # config NAME CONTAINER
 config source source-cluster
 "$BLOCKYARD" replicate "$DEMO" --objstore-to.config-file "$WORK/source.yaml" >/dev/null
 

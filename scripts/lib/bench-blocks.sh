@@ -41,3 +41,20 @@ find_or_make() {
     [[ ${#blocks[@]} -eq 1 && -f "${blocks[0]}" ]] || die "$dir/db: expected exactly one block"
     dirname "${blocks[0]}"
 }
+
+# bench_blocks: ANALYZE_BLOCK and DUMP_BLOCK, the two blocks the transfer and replicate
+# benchmarks move (sizes from ANALYZE_SERIES, DUMP_SERIES, DUMP_SAMPLES).
+bench_blocks() {
+    ANALYZE_BLOCK="$(find_or_make "analyze-s$ANALYZE_SERIES-seed$SEED" analyze "$ANALYZE_SERIES")"
+    DUMP_BLOCK="$(find_or_make "dump-s$DUMP_SERIES-n$DUMP_SAMPLES-seed$SEED" dump "$DUMP_SERIES" --samples "$DUMP_SAMPLES")"
+}
+
+# bench_build ROOT: the release binary in ROOT/.build-bench as BLOCKYARD (built unless SKIP_BUILD=1).
+bench_build() {
+    if [[ "${SKIP_BUILD:-0}" -eq 0 ]]; then
+        log "building: swift build -c release --scratch-path .build-bench --product blockyard"
+        (cd "$1" && swift build -c release --scratch-path .build-bench --product blockyard >&2)
+    fi
+    BLOCKYARD="$1/.build-bench/release/blockyard"
+    [[ -x "$BLOCKYARD" ]] || die "no blockyard binary at $BLOCKYARD (build failed or --skip-build without a build)"
+}
