@@ -153,6 +153,41 @@ struct ReplicateTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dest).isEmpty)
     }
 
+    /// A remote-looking bucket whose store keeps no MD5 (as Azure blobs Thanos uploaded in blocks).
+    struct NoMD5Bucket: Bucket {
+        let inner: any Bucket
+        var description: String { "no-md5 \(inner.description)" }
+        func list(prefix: String, recursive: Bool) async throws(ObjectStoreError) -> [String] { try await inner.list(prefix: prefix, recursive: recursive) }
+        func getRange(_ key: String, offset: Int64, length: Int64?) async throws(ObjectStoreError) -> [UInt8] { try await inner.getRange(key, offset: offset, length: length) }
+        func attributes(_ key: String) async throws(ObjectStoreError) -> ObjectAttributes {
+            var a = try await inner.attributes(key)
+            a.md5 = nil
+            return a
+        }
+        func download(_ key: String, toFile path: String) async throws(ObjectStoreError) { try await inner.download(key, toFile: path) }
+        func upload(_ key: String, bytes: [UInt8]) async throws(ObjectStoreError) { try await inner.upload(key, bytes: bytes) }
+        func upload(_ key: String, fromFile path: String) async throws(ObjectStoreError) { try await inner.upload(key, fromFile: path) }
+        func delete(_ key: String) async throws(ObjectStoreError) { try await inner.delete(key) }
+    }
+
+    @Test("without MD5s on either side, equal sizes decide and the report says so; a size change is copied again")
+    func sizeOnly() async throws {
+        let src = NoMD5Bucket(inner: MemoryBucket())
+        let dst = NoMD5Bucket(inner: MemoryBucket())
+        _ = try await Self.run(FilesystemBucket(directory: Self.demo), src)
+        let (first, _) = try await Self.run(src, dst)
+        #expect(first.copied == 6)
+        let (again, reports) = try await Self.run(src, dst)
+        #expect(again.alreadyThere == 6)
+        #expect(reports.allSatisfy { $0.objectsSizeOnly == 3 })
+        let victim = try #require(reports.first).ulid
+        try await dst.delete("\(victim)/meta.json")
+        try await dst.upload("\(victim)/index", bytes: [1, 2, 3])
+        let (fixed, fr) = try await Self.run(src, dst)
+        #expect(fixed.copied == 1 && fr.first { $0.ulid == victim }?.objectsCopied == 1)
+        #expect(try await dst.get("\(victim)/index") == (try await src.get("\(victim)/index")))
+    }
+
     // MARK: Azure
 
     static func azure(_ emu: AzureEmulator, _ container: String) async throws -> AzureBucket {
