@@ -93,9 +93,10 @@ endpoint = $ENDPOINT
 EOF
 RC=(rclone --config "$WORK/rclone.conf" "${RCLONE_EXTRA[@]}")
 
-log "filling the source container (blockyard replicate from the local blocks)"
-"$BLOCKYARD" replicate "$WORK/src" --objstore-to.config-file "$WORK/source.yaml" >&2
-SRC_BYTES="$(find "$WORK/src" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')"
+log "filling the source container (blockyard upload: the blocks get external labels, as Thanos ships them)"
+"$BLOCKYARD" upload "$WORK/src" --label bench=replicate --objstore.config-file "$WORK/source.yaml" >&2
+[[ "$("$BLOCKYARD" ls --objstore.config-file "$WORK/source.yaml" --cache-dir none | wc -l)" -eq 2 ]] || die "the source container does not hold the 2 blocks"
+SRC_BYTES="$(find "$WORK/src" -type f ! -name tombstones ! -name meta.json -printf '%s\n' | awk '{ s += $1 } END { print s }')"
 
 q() { printf '%q' "$1"; }
 RCS="$(printf '%q ' "${RC[@]}")"
