@@ -13,15 +13,11 @@ extension AzureBucket {
             return md5
         }
         let ids = blockIDs(StreamedUpload.pieces(size, tuning.blockSize).count)
-        var whole = MD5.Hasher()
-        try await StreamedUpload.pipeline(size: size, pieceSize: tuning.blockSize, parallelism: tuning.uploadParallelism, bucket: name, key: key) { i, r throws(ObjectStoreError) in
+        let md5 = try await StreamedUpload.pipeline(size: size, pieceSize: tuning.blockSize, parallelism: tuning.uploadParallelism, bucket: name, key: key) { i, r throws(ObjectStoreError) in
             let bytes = try await StreamedUpload.read(read, r, bucket: name, key: key)
             try await self.putBlock(key, id: ids[i], body: .bytes(bytes), md5: MD5.digest(bytes))
             return bytes
-        } inOrder: { _, _, bytes in
-            whole.update(bytes)
         }
-        let md5 = whole.finalize()
         try await putBlockList(key, ids: ids, md5: md5)
         return md5
     }

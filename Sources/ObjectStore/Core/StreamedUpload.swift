@@ -11,15 +11,11 @@ extension Bucket {
     public func upload(_ key: String, size: Int64, from read: @escaping RangeReader) async throws(ObjectStoreError) -> [UInt8] {
         var all: [UInt8] = []
         all.reserveCapacity(Int(min(size, 64 << 20)))
-        var hasher = MD5.Hasher()
-        try await StreamedUpload.pipeline(size: size, pieceSize: 8 << 20, parallelism: 1, bucket: description, key: key) { _, range throws(ObjectStoreError) in
-            try await StreamedUpload.read(read, range, bucket: description, key: key)
-        } inOrder: { _, _, bytes in
-            hasher.update(bytes)
-            all.append(contentsOf: bytes)
+        for r in StreamedUpload.pieces(size, 8 << 20) {
+            all += try await StreamedUpload.read(read, r, bucket: description, key: key)
         }
         try await upload(key, bytes: all)
-        return hasher.finalize()
+        return MD5.digest(all)
     }
 
     /// The MD5 of an object, computed by reading it in pieces (memory stays at one piece).
@@ -40,9 +36,9 @@ extension Bucket {
 }
 
 /// The piece pipeline streamed uploads share: pieces are fetched (and, by the store, written)
-/// concurrently, and handed to an in-order consumer (the whole-object MD5). A piece never starts
-/// more than `parallelism` places ahead of the first piece not yet consumed, so at most
-/// `parallelism` pieces are held at once whatever the object's size.
+/// concurrently, and hashed in index order for the whole-object MD5. A piece never starts more
+/// than `parallelism` places ahead of the first piece not yet hashed, so at most `parallelism`
+/// pieces are held at once whatever the object's size.
 package enum StreamedUpload {
     /// Splits `size` into pieces of `pieceSize` (none for an empty object).
     package static func pieces(_ size: Int64, _ pieceSize: Int) -> [Range<Int64>] {
@@ -61,51 +57,65 @@ package enum StreamedUpload {
         return bytes
     }
 
+    /// The running hash, held by reference: the group's body updates it as pieces complete.
+    final class OrderedHash: @unchecked Sendable {
+        var hasher = MD5.Hasher()
+    }
+
+    /// What one piece's task gives back.
+    struct Piece: Sendable {
+        var index: Int
+        var bytes: [UInt8]
+        var error: ObjectStoreError?
+    }
+
+    /// The do/catch lives here, not in the child-task closure: written inline there (a typed
+    /// `do throws` returning a tuple), release builds of Swift 6.3 lost pieces' results.
+    static func run(_ work: @escaping @Sendable (Int, Range<Int64>) async throws(ObjectStoreError) -> [UInt8], _ i: Int, _ r: Range<Int64>) async -> Piece {
+        do {
+            return Piece(index: i, bytes: try await work(i, r), error: nil)
+        } catch {
+            return Piece(index: i, bytes: [], error: error)
+        }
+    }
+
     /// Runs `work` for every piece (at most `parallelism` at once, within the window described
-    /// above) and `inOrder` for each piece's bytes in index order. The first error cancels the rest.
+    /// above); returns the MD5 of the pieces' bytes in order. The first error cancels the rest.
     package static func pipeline(
         size: Int64, pieceSize: Int, parallelism: Int, bucket: String, key: String,
-        work: @escaping @Sendable (Int, Range<Int64>) async throws(ObjectStoreError) -> [UInt8],
-        inOrder: (Int, Range<Int64>, [UInt8]) throws(ObjectStoreError) -> Void
-    ) async throws(ObjectStoreError) {
+        work: @escaping @Sendable (Int, Range<Int64>) async throws(ObjectStoreError) -> [UInt8]
+    ) async throws(ObjectStoreError) -> [UInt8] {
         let ranges = pieces(size, pieceSize)
         let width = max(1, parallelism)
-        let failure: ObjectStoreError? = await withTaskGroup(of: (Int, Result<[UInt8], ObjectStoreError>).self) { group in
+        let hash = OrderedHash()
+        let failure: ObjectStoreError? = await withTaskGroup(of: Piece.self) { group in
             var next = 0
             var consumed = 0
             var done: [Int: [UInt8]] = [:]
-            func launch() {
-                while next < ranges.count && next < consumed + width && !Task.isCancelled {
+            while true {
+                while next < ranges.count && next < consumed + width {
                     let i = next
+                    let r = ranges[i]
                     next += 1
-                    group.addTask {
-                        do throws(ObjectStoreError) { return (i, .success(try await work(i, ranges[i]))) } catch { return (i, .failure(error)) }
-                    }
+                    group.addTask { await run(work, i, r) }
                 }
-            }
-            launch()
-            while let (i, result) = await group.next() {
-                switch result {
-                case .failure(let e):
+                guard let piece = await group.next() else { break }
+                if let e = piece.error {
                     group.cancelAll()
                     return e
-                case .success(let bytes):
-                    done[i] = bytes
-                    while let b = done.removeValue(forKey: consumed) {
-                        do throws(ObjectStoreError) { try inOrder(consumed, ranges[consumed], b) } catch {
-                            group.cancelAll()
-                            return error
-                        }
-                        consumed += 1
-                    }
-                    launch()
+                }
+                done[piece.index] = piece.bytes
+                while let b = done.removeValue(forKey: consumed) {
+                    hash.hasher.update(b)
+                    consumed += 1
                 }
             }
-            if Task.isCancelled && consumed < ranges.count {
-                return ObjectStoreError(.cancelled, bucket: bucket, key: key, "upload cancelled")
+            if consumed < ranges.count {
+                return ObjectStoreError(.cancelled, bucket: bucket, key: key, "upload cancelled after \(consumed) of \(ranges.count) pieces")
             }
             return nil
         }
         if let failure { throw failure }
+        return hash.hasher.finalize()
     }
 }

@@ -227,7 +227,6 @@ extension FilesystemBucket {
     public func upload(_ key: String, size: Int64, from read: @escaping RangeReader) async throws(ObjectStoreError) -> [UInt8] {
         let name = description
         return try await writeAtomically(key) { fd, tmp throws(ObjectStoreError) in
-            var hasher = MD5.Hasher()
             try await StreamedUpload.pipeline(size: size, pieceSize: Self.streamPiece, parallelism: Self.streamParallelism, bucket: name, key: key) { _, r throws(ObjectStoreError) in
                 let bytes = try await StreamedUpload.read(read, r, bucket: name, key: key)
                 let failure: String? = bytes.withUnsafeBytes { p in
@@ -244,10 +243,7 @@ extension FilesystemBucket {
                 }
                 if let failure { throw ObjectStoreError(.io, bucket: name, key: key, "write \(tmp): \(failure)") }
                 return bytes
-            } inOrder: { _, _, bytes in
-                hasher.update(bytes)
             }
-            return hasher.finalize()
         }
     }
 
