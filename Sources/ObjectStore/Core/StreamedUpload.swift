@@ -36,9 +36,10 @@ extension Bucket {
 }
 
 /// The piece pipeline streamed uploads share: pieces are fetched (and, by the store, written)
-/// concurrently, and hashed in index order for the whole-object MD5. A piece never starts more
-/// than `parallelism` places ahead of the first piece not yet hashed, so at most `parallelism`
-/// pieces are held at once whatever the object's size.
+/// concurrently, and hashed in index order for the whole-object MD5. At most `parallelism` pieces
+/// are in flight, and a piece never starts more than `2 × parallelism` places ahead of the first
+/// piece not yet hashed (one slow piece does not stall the others at once), so at most
+/// `2 × parallelism` pieces are held whatever the object's size.
 package enum StreamedUpload {
     /// Splits `size` into pieces of `pieceSize` (none for an empty object).
     package static func pieces(_ size: Int64, _ pieceSize: Int) -> [Range<Int64>] {
@@ -79,6 +80,31 @@ package enum StreamedUpload {
         }
     }
 
+    /// Where the pipeline stands: the next piece to start, the first not yet hashed, and how
+    /// many are running.
+    struct Window {
+        var count: Int
+        var width: Int
+        var next = 0
+        var consumed = 0
+        var inFlight = 0
+    }
+
+    /// Starts pieces while fewer than `width` run and none would be `2 × width` ahead of the first
+    /// piece not yet hashed.
+    static func launch(
+        _ w: inout Window, _ group: inout TaskGroup<Piece>, _ ranges: [Range<Int64>],
+        _ work: @escaping @Sendable (Int, Range<Int64>) async throws(ObjectStoreError) -> [UInt8]
+    ) {
+        while w.next < w.count && w.inFlight < w.width && w.next < w.consumed + 2 * w.width {
+            let i = w.next
+            let r = ranges[i]
+            w.next += 1
+            w.inFlight += 1
+            group.addTask { await run(work, i, r) }
+        }
+    }
+
     /// Runs `work` for every piece (at most `parallelism` at once, within the window described
     /// above); returns the MD5 of the pieces' bytes in order. The first error cancels the rest.
     package static func pipeline(
@@ -89,29 +115,26 @@ package enum StreamedUpload {
         let width = max(1, parallelism)
         let hash = OrderedHash()
         let failure: ObjectStoreError? = await withTaskGroup(of: Piece.self) { group in
-            var next = 0
-            var consumed = 0
+            var w = Window(count: ranges.count, width: width)
             var done: [Int: [UInt8]] = [:]
-            while true {
-                while next < ranges.count && next < consumed + width {
-                    let i = next
-                    let r = ranges[i]
-                    next += 1
-                    group.addTask { await run(work, i, r) }
-                }
-                guard let piece = await group.next() else { break }
+            launch(&w, &group, ranges, work)
+            while let piece = await group.next() {
+                w.inFlight -= 1
                 if let e = piece.error {
                     group.cancelAll()
                     return e
                 }
                 done[piece.index] = piece.bytes
-                while let b = done.removeValue(forKey: consumed) {
+                // Start the next pieces before hashing: hashing is the slow part of this loop.
+                launch(&w, &group, ranges, work)
+                while let b = done.removeValue(forKey: w.consumed) {
                     hash.hasher.update(b)
-                    consumed += 1
+                    w.consumed += 1
                 }
+                launch(&w, &group, ranges, work)
             }
-            if consumed < ranges.count {
-                return ObjectStoreError(.cancelled, bucket: bucket, key: key, "upload cancelled after \(consumed) of \(ranges.count) pieces")
+            if w.consumed < ranges.count {
+                return ObjectStoreError(.cancelled, bucket: bucket, key: key, "upload cancelled after \(w.consumed) of \(ranges.count) pieces")
             }
             return nil
         }
