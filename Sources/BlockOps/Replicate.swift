@@ -241,8 +241,13 @@ public struct Replicator: Sendable {
             }
         }
         let src = source
-        let md5 = try await destination.upload(key, size: o.source.size) { offset, length throws(ObjectStoreError) in
-            try await src.getRange(key, offset: offset, length: length)
+        let etag = o.source.etag
+        // A remote source gives each piece's MD5 (checked by the destination as it stores the
+        // piece) and the whole object's: then nothing needs hashing here. Pieces are pinned to the
+        // version that was sized.
+        let known = source.isLocal ? nil : o.source.md5
+        let md5 = try await destination.upload(key, size: o.source.size, md5: known) { offset, length throws(ObjectStoreError) in
+            try await src.getPiece(key, offset: offset, length: length, ifMatch: etag)
         }
         if let expected = o.source.md5, expected != md5 {
             throw BlockFailure(message: "\(key): the bytes read from the source hash to \(hex(md5)), the source reports \(hex(expected)) (changed during the copy?)", exit: 3)

@@ -94,3 +94,35 @@ struct StreamedUploadTests {
         await expectKind(.integrity) { _ = try await b.computeMD5("x", size: 1001, pieceSize: 7) }
     }
 }
+
+/// Azure to Azure streaming with the source's piece MD5s: the destination checks every piece
+/// against the source service's hash, so a corrupted read fails instead of being stored.
+@Suite("Streamed uploads with source MD5s")
+struct StreamedPieceTests {
+    @Test("pieces carry the source's MD5; the whole MD5 is the source's; a corrupted piece is refused")
+    func trusted() async throws {
+        let h = try AzureHarness()
+        let src = try await h.bucket()
+        let dst = try await h.bucket()
+        let data = azurePattern(3 << 20 + 11, seed: 5)
+        try await src.upload("o", bytes: data)
+        let a = try await src.attributes("o")
+        let piece = try await src.getPiece("o", offset: 0, length: 1 << 20, ifMatch: a.etag)
+        #expect(piece.md5 == MD5.digest(Array(data[0..<(1 << 20)])))
+        let reader: PieceReader = { offset, length throws(ObjectStoreError) in try await src.getPiece("o", offset: offset, length: length, ifMatch: a.etag) }
+        let md5 = try await dst.upload("o", size: a.size, md5: a.md5, from: reader)
+        #expect(md5 == MD5.digest(data))
+        #expect(try await dst.get("o") == data)
+
+        // One source read corrupted on the wire: its range MD5 no longer fits, the destination refuses the block.
+        try h.emu.setFaults(#"[{"operation": "GetBlob", "times": 1, "action": {"corrupt": true}}]"#)
+        await h.expectError(.integrity) { _ = try await dst.upload("p", size: a.size, md5: a.md5, from: reader) }
+        #expect(try await dst.exists("p") == false)
+        // The source replaced meanwhile: the pinned ETag fails the read.
+        try await src.upload("o", bytes: azurePattern(3 << 20 + 11, seed: 6))
+        await h.expectError(.preconditionFailed) { _ = try await dst.upload("q", size: a.size, md5: a.md5, from: reader) }
+        // A reader that gives no piece MD5 cannot be trusted with the whole MD5.
+        let plain: PieceReader = { offset, length throws(ObjectStoreError) in RangePiece(bytes: Array(data[Int(offset)..<Int(offset + length)])) }
+        await h.expectError(.invalidArgument) { _ = try await dst.upload("r", size: a.size, md5: a.md5, from: plain) }
+    }
+}

@@ -349,6 +349,25 @@ public final class AzureBucket: Bucket {
         return sink.bytes
     }
 
+    /// Ranges up to 4 MiB come with the service's MD5 of the range (`x-ms-range-get-content-md5`),
+    /// which is checked here only by whoever uses it (a Put Block that sends it as its Content-MD5).
+    public func getPiece(_ key: String, offset: Int64, length: Int64, ifMatch: String?) async throws(ObjectStoreError) -> RangePiece {
+        try checkKey(key, bucket: description)
+        guard offset >= 0, length > 0 else { return RangePiece(bytes: try await getRange(key, offset: offset, length: length)) }
+        var headers = [("x-ms-range", "bytes=\(offset)-\(offset + length - 1)")]
+        let withMD5 = length <= 4 << 20
+        if withMD5 { headers.append(("x-ms-range-get-content-md5", "true")) }
+        if let ifMatch { headers.append(("If-Match", ifMatch)) }
+        let op = Op("GetBlob", "GET", key: key, headers: headers, expect: [206, 200])
+        let sink = MemorySink(expected: Int(length))
+        let r = try await send("GetBlob", key: key, tries: readTries) { _, _ in
+            sink.reset()
+            return (op, sink)
+        }
+        let md5 = withMD5 ? r.header("content-md5").flatMap { Data(base64Encoded: $0) }.map { Array($0) } : nil
+        return RangePiece(bytes: sink.bytes, md5: md5)
+    }
+
     public func attributes(_ key: String) async throws(ObjectStoreError) -> ObjectAttributes {
         try checkKey(key, bucket: description)
         let r = try await send(Op("GetBlobProperties", "HEAD", key: key, expect: [200]))

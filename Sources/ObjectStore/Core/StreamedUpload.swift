@@ -1,6 +1,19 @@
 /// Supplies the bytes of a streamed upload: exactly `length` bytes starting at `offset`.
 public typealias RangeReader = @Sendable (_ offset: Int64, _ length: Int64) async throws(ObjectStoreError) -> [UInt8]
 
+/// One piece of a streamed upload, with its MD5 when the source service gave one.
+public struct RangePiece: Sendable {
+    public var bytes: [UInt8]
+    public var md5: [UInt8]?
+    public init(bytes: [UInt8], md5: [UInt8]? = nil) {
+        self.bytes = bytes
+        self.md5 = md5
+    }
+}
+
+/// Supplies the pieces of a streamed upload.
+public typealias PieceReader = @Sendable (_ offset: Int64, _ length: Int64) async throws(ObjectStoreError) -> RangePiece
+
 extension Bucket {
     /// Not local unless the store says so.
     public var isLocal: Bool { false }
@@ -8,14 +21,24 @@ extension Bucket {
     /// The generic streamed upload: every piece gathered, then one `upload(bytes:)`. Only for
     /// stores that hold objects in memory anyway (the in-memory bucket, test wrappers); the
     /// FILESYSTEM and AZURE buckets stream with bounded memory.
+    /// A streamed upload from plain ranged reads.
     public func upload(_ key: String, size: Int64, from read: @escaping RangeReader) async throws(ObjectStoreError) -> [UInt8] {
+        try await upload(key, size: size, md5: nil) { offset, length throws(ObjectStoreError) in RangePiece(bytes: try await read(offset, length)) }
+    }
+
+    public func upload(_ key: String, size: Int64, md5: [UInt8]?, from read: @escaping PieceReader) async throws(ObjectStoreError) -> [UInt8] {
         var all: [UInt8] = []
         all.reserveCapacity(Int(min(size, 64 << 20)))
         for r in StreamedUpload.pieces(size, 8 << 20) {
-            all += try await StreamedUpload.read(read, r, bucket: description, key: key)
+            all += try await StreamedUpload.read(read, r, bucket: description, key: key).bytes
         }
         try await upload(key, bytes: all)
         return MD5.digest(all)
+    }
+
+    /// No range MD5, no version pin: a plain ranged read.
+    public func getPiece(_ key: String, offset: Int64, length: Int64, ifMatch: String?) async throws(ObjectStoreError) -> RangePiece {
+        RangePiece(bytes: try await getRange(key, offset: offset, length: length))
     }
 
     /// The MD5 of an object, computed by reading it in pieces (memory stays at one piece).
@@ -49,13 +72,13 @@ package enum StreamedUpload {
 
     /// One read, checked for length: a reader that returns fewer bytes than asked means the
     /// source changed or was cut short, and must not become a shorter object.
-    package static func read(_ reader: RangeReader, _ r: Range<Int64>, bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] {
+    package static func read(_ reader: PieceReader, _ r: Range<Int64>, bucket: String, key: String) async throws(ObjectStoreError) -> RangePiece {
         let want = r.upperBound - r.lowerBound
-        let bytes = try await reader(r.lowerBound, want)
-        guard Int64(bytes.count) == want else {
-            throw ObjectStoreError(.integrity, bucket: bucket, key: key, "the source gave \(bytes.count) bytes for range \(r.lowerBound)-\(r.upperBound - 1) (\(want) asked): it changed or was cut short")
+        let piece = try await reader(r.lowerBound, want)
+        guard Int64(piece.bytes.count) == want else {
+            throw ObjectStoreError(.integrity, bucket: bucket, key: key, "the source gave \(piece.bytes.count) bytes for range \(r.lowerBound)-\(r.upperBound - 1) (\(want) asked): it changed or was cut short")
         }
-        return bytes
+        return piece
     }
 
     /// The running hash, held by reference: the group's body updates it as pieces complete.
@@ -106,9 +129,10 @@ package enum StreamedUpload {
     }
 
     /// Runs `work` for every piece (at most `parallelism` at once, within the window described
-    /// above); returns the MD5 of the pieces' bytes in order. The first error cancels the rest.
+    /// above); returns the MD5 of the pieces' bytes in order (empty when not `hashing`; `work`
+    /// then returns no bytes to hold). The first error cancels the rest.
     package static func pipeline(
-        size: Int64, pieceSize: Int, parallelism: Int, bucket: String, key: String,
+        size: Int64, pieceSize: Int, parallelism: Int, bucket: String, key: String, hashing: Bool = true,
         work: @escaping @Sendable (Int, Range<Int64>) async throws(ObjectStoreError) -> [UInt8]
     ) async throws(ObjectStoreError) -> [UInt8] {
         let ranges = pieces(size, pieceSize)
@@ -128,7 +152,7 @@ package enum StreamedUpload {
                 // Start the next pieces before hashing: hashing is the slow part of this loop.
                 launch(&w, &group, ranges, work)
                 while let b = done.removeValue(forKey: w.consumed) {
-                    hash.hasher.update(b)
+                    if hashing { hash.hasher.update(b) }
                     w.consumed += 1
                 }
                 launch(&w, &group, ranges, work)

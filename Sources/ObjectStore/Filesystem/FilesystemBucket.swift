@@ -224,11 +224,12 @@ extension FilesystemBucket {
 
     /// Pieces are read (a few at once) and written with `pwrite` at their offsets into a temporary
     /// file beside the destination, hashed in order, then the file is synced and renamed into place.
-    public func upload(_ key: String, size: Int64, from read: @escaping RangeReader) async throws(ObjectStoreError) -> [UInt8] {
+    /// `md5` is not trusted here: the bytes written are hashed (local CPU, no network).
+    public func upload(_ key: String, size: Int64, md5: [UInt8]?, from read: @escaping PieceReader) async throws(ObjectStoreError) -> [UInt8] {
         let name = description
         return try await writeAtomically(key) { fd, tmp throws(ObjectStoreError) in
             try await StreamedUpload.pipeline(size: size, pieceSize: Self.streamPiece, parallelism: Self.streamParallelism, bucket: name, key: key) { _, r throws(ObjectStoreError) in
-                let bytes = try await StreamedUpload.read(read, r, bucket: name, key: key)
+                let bytes = try await StreamedUpload.read(read, r, bucket: name, key: key).bytes
                 let failure: String? = bytes.withUnsafeBytes { p in
                     var off = 0
                     while off < p.count {
