@@ -8,7 +8,7 @@ import TSDB
 
 /// `Replicator` against real buckets: FILESYSTEM copies of the demo bucket, and AZURE to AZURE
 /// through the emulator (server-side copy, its fallback to streaming), resumed after damage.
-@Suite("Replicate")
+@Suite("Replicate", .serialized)
 struct ReplicateTests {
     static let demo = Fixtures.fixtures + "/demo-bucket"
 
@@ -190,15 +190,26 @@ struct ReplicateTests {
 
     // MARK: Azure
 
+    /// One emulator for the suite's Azure tests (the suite is serialized), each test in
+    /// containers of its own.
+    static let emulator = Result { try AzureEmulator() }
+
+    static func shared() throws -> (AzureEmulator, String, String) {
+        let emu = try emulator.get()
+        try emu.clearFaults()
+        let tag = UUID().uuidString.lowercased().prefix(8)
+        return (emu, "source-\(tag)", "dest-\(tag)")
+    }
+
     static func azure(_ emu: AzureEmulator, _ container: String) async throws -> AzureBucket {
         try await AzureBucket(config: emu.azureConfig(container: container))
     }
 
     @Test("azure to azure: server-side copy moves no block byte through blockyard; the copy dumps like the source")
     func azureServerSide() async throws {
-        let emu = try AzureEmulator()
-        let src = try await Self.azure(emu, "source-cluster")
-        let dst = try await Self.azure(emu, "dest-cluster")
+        let (emu, sc, dc) = try Self.shared()
+        let src = try await Self.azure(emu, sc)
+        let dst = try await Self.azure(emu, dc)
         _ = try await Self.run(FilesystemBucket(directory: Self.demo), src)
         try emu.clearStats()
         var o = Replicator.Options()
@@ -207,10 +218,10 @@ struct ReplicateTests {
         let st = try emu.stats()
         #expect(s.copied == 6 && s.objectsServerSide == 18 && s.fellBack == nil, "\(reports.compactMap(\.error))")
         let payload = reports.reduce(0) { $0 + $1.bytesCopied }
-        #expect(st.container("dest-cluster").bytesCopiedIn == Int(payload))
+        #expect(st.container(dc).bytesCopiedIn == Int(payload))
         #expect(st.requests("PutBlock") == 0 && st.requests("PutBlob") == 6, "only the meta.json files are uploaded")
         // Verify reads the copies back once; besides that, nothing of the data objects was read.
-        #expect(st.container("source-cluster").bytesSent < 64 << 10, "source bytes sent: \(st.container("source-cluster").bytesSent)")
+        #expect(st.container(sc).bytesSent < 64 << 10, "source bytes sent: \(st.container(sc).bytesSent)")
         let down = try Fixtures.tempDir("down")
         defer { Fixtures.cleanup(down) }
         for r in reports { _ = try await BlockTransfer.download(r.ulid, from: dst, to: down) }
@@ -219,9 +230,9 @@ struct ReplicateTests {
 
     @Test("azure to azure: when the service refuses to copy, objects are streamed and the result is the same")
     func azureFallback() async throws {
-        let emu = try AzureEmulator()
-        let src = try await Self.azure(emu, "source-cluster")
-        let dst = try await Self.azure(emu, "dest-cluster")
+        let (emu, sc, dc) = try Self.shared()
+        let src = try await Self.azure(emu, sc)
+        let dst = try await Self.azure(emu, dc)
         _ = try await Self.run(FilesystemBucket(directory: Self.demo), src)
         try emu.setFaults(#"[{"operation": "PutBlockFromURL", "times": -1, "action": {"status": 409, "code": "CannotVerifyCopySource"}}]"#)
         let r = Replicator(source: src, destination: dst)
@@ -239,8 +250,8 @@ struct ReplicateTests {
 
     @Test("azure to filesystem and back, streamed; a failed object fails its block only, and a re-run finishes it")
     func azureStreamed() async throws {
-        let emu = try AzureEmulator()
-        let src = try await Self.azure(emu, "source-cluster")
+        let (emu, sc, _) = try Self.shared()
+        let src = try await Self.azure(emu, sc)
         _ = try await Self.run(FilesystemBucket(directory: Self.demo), src)
         let dest = try Fixtures.tempDir("rep")
         defer { Fixtures.cleanup(dest) }

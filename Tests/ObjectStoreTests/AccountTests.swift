@@ -5,7 +5,7 @@ import TestSupport
 @testable import ObjectStore
 
 /// Account-level configs and listings, for `--all-containers`.
-@Suite("Accounts: every container")
+@Suite("Accounts: every container", .serialized)
 struct AccountTests {
     @Test("an AZURE config without a container parses only at account level")
     func config() throws {

@@ -56,6 +56,13 @@ struct AzureHarness {
         emu = try AzureEmulator(bearerTokens: bearerTokens)
     }
 
+    /// A harness on an emulator a `.serialized` suite shares between its tests (fewer Python
+    /// processes starting at once); faults left by an earlier test are cleared.
+    init(sharing emu: AzureEmulator) throws {
+        self.emu = emu
+        try emu.clearFaults()
+    }
+
     static func containerName() -> String { "c" + UUID().uuidString.lowercased().prefix(13).replacingOccurrences(of: "-", with: "") }
 
     /// Small blocks, ranges and pages so the multi-request paths run on small data; fast backoff.

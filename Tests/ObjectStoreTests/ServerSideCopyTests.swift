@@ -7,8 +7,11 @@ import TestSupport
 /// Put Block From URL between containers of the emulator: the bytes move inside the service
 /// (the emulator's per-container counters prove none came through the client), every source
 /// credential kind authorises the read, and refusals surface as `.unsupported`.
-@Suite("Azure server-side copy")
+@Suite("Azure server-side copy", .serialized)
 struct ServerSideCopyTests {
+    static let token = "copy-source-token-\(UUID().uuidString)"
+    static let emulator = Result { try AzureEmulator(bearerTokens: [token]) }
+
     static func tuning() -> AzureTuning {
         var t = AzureHarness.smallTuning()
         t.copyRangeSize = 1 << 20
@@ -27,7 +30,7 @@ struct ServerSideCopyTests {
 
     @Test("shared key source: a service SAS is signed; no blob byte passes through the client", arguments: [0, 1, 3 << 20 + 5])
     func sharedKey(size: Int) async throws {
-        let h = try AzureHarness()
+        let h = try AzureHarness(sharing: Self.emulator.get())
         let (src, dst, sc, dc) = try await pair(h)
         let data = azurePattern(size, seed: 3)
         try await src.upload("blk/chunks/000001", bytes: data)
@@ -55,7 +58,7 @@ struct ServerSideCopyTests {
 
     @Test("prefixes on either side are honoured")
     func prefixed() async throws {
-        let h = try AzureHarness()
+        let h = try AzureHarness(sharing: Self.emulator.get())
         let (src, dst, _, _) = try await pair(h)
         try await src.upload("a/x", bytes: [1, 2, 3])
         let ps = PrefixedBucket(src, prefix: "a")
@@ -68,8 +71,8 @@ struct ServerSideCopyTests {
 
     @Test("SAS and bearer sources authorise the service's read")
     func otherCredentials() async throws {
-        let token = "copy-source-token-\(UUID().uuidString)"
-        let h = try AzureHarness(bearerTokens: [token])
+        let token = Self.token
+        let h = try AzureHarness(sharing: Self.emulator.get())
         let aad = try FakeTokenServer(token: token)
         let sc = AzureHarness.containerName()
         let keyed = try await h.bucket(h.config(container: sc), tuning: Self.tuning())
@@ -98,7 +101,7 @@ struct ServerSideCopyTests {
 
     @Test("a refused copy is .unsupported; a source changed since it was sized is not")
     func refusals() async throws {
-        let h = try AzureHarness()
+        let h = try AzureHarness(sharing: Self.emulator.get())
         let (src, dst, _, _) = try await pair(h)
         try await src.upload("o", bytes: azurePattern(1000))
         let a = try await src.attributes("o")
@@ -120,7 +123,7 @@ struct ServerSideCopyTests {
 
     @Test("only Azure pairs copy server side")
     func capability() async throws {
-        let h = try AzureHarness()
+        let h = try AzureHarness(sharing: Self.emulator.get())
         let az = try await h.bucket()
         #expect(ServerSideCopier(from: az, to: MemoryBucket()) == nil)
         #expect(ServerSideCopier(from: FilesystemBucket(directory: "/tmp"), to: az) == nil)
@@ -129,7 +132,7 @@ struct ServerSideCopyTests {
 
     @Test("a service SAS signed here reads exactly one blob, read-only, until it expires")
     func sasScope() async throws {
-        let h = try AzureHarness()
+        let h = try AzureHarness(sharing: Self.emulator.get())
         let b = try await h.bucket(tuning: Self.tuning())
         try await b.upload("d/one", bytes: [1])
         try await b.upload("d/two", bytes: [2])

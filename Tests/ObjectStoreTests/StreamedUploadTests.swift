@@ -7,8 +7,10 @@ import TestSupport
 
 /// `upload(_:size:from:)` on every store: the bytes arrive whole, the MD5 returned is theirs, a
 /// short or failing reader leaves no object, and memory stays within the piece window.
-@Suite("Streamed uploads")
+@Suite("Streamed uploads", .serialized)
 struct StreamedUploadTests {
+    static let emulator = Result { try AzureEmulator() }
+
     /// A reader over `data` that records the largest number of reads in flight at once.
     final class Reader: Sendable {
         let data: [UInt8]
@@ -63,7 +65,7 @@ struct StreamedUploadTests {
 
     @Test("azure bucket: Put Blob for small objects, Put Block per piece for large, whole MD5 stored", arguments: [1, 1 << 20, 5 << 20 + 17])
     func azure(size: Int) async throws {
-        let h = try AzureHarness()
+        let h = try AzureHarness(sharing: Self.emulator.get())
         let b = try await h.bucket()
         try h.emu.clearStats()
         try await check(b, size: size, window: AzureHarness.smallTuning().uploadParallelism)
@@ -78,7 +80,7 @@ struct StreamedUploadTests {
 
     @Test("azure: the stored MD5 of a streamed upload is the whole object's")
     func azureMD5() async throws {
-        let h = try AzureHarness()
+        let h = try AzureHarness(sharing: Self.emulator.get())
         let b = try await h.bucket()
         let data = azurePattern(3 << 20 + 5)
         _ = try await b.upload("m", size: Int64(data.count), from: Reader(data).read)
