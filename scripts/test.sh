@@ -14,5 +14,9 @@ grep -q "Test run with .* passed" .build/test.log || { echo "test.sh: swift test
 # under Tests/emulator/.venv) and Debian's rclone run against it.
 bash Tests/emulator/run-conformance.sh
 
+# replicate killed at several points (the real binary against the emulator), then re-run:
+# the destination must end up dumping exactly as the source.
+bash scripts/test-replicate-kill.sh
+
 # Benchmarks: a short run proves they build and run; figures come from full runs by hand.
 bash scripts/bench-smoke.sh

@@ -91,13 +91,8 @@ struct AzureAuthTests {
         let token = "eyJ0eXAiOiJKV1QiLCJhbGciOi.fake-storage-token.\(UUID().uuidString)"
         let h = try AzureHarness(bearerTokens: [token])
         let aad = try FakeTokenServer(token: token)
-        var c = h.config()
-        c.storageAccountKey = nil
-        c.tenantID = "tenant-1"
-        c.clientID = "client-1"
-        c.clientSecret = "client-secret-value-123"
-        var t = AzureHarness.smallTuning()
-        t.authorityHost = aad.base
+        let (initial, t) = h.clientSecretConfig(aad, secret: "client-secret-value-123")
+        var c = initial
         let b = try await h.bucket(c, tuning: t)
         try await b.upload("k", bytes: [9])
         #expect(try await b.get("k") == [9])

@@ -56,6 +56,13 @@ struct AzureHarness {
         emu = try AzureEmulator(bearerTokens: bearerTokens)
     }
 
+    /// A harness on an emulator a `.serialized` suite shares between its tests (fewer Python
+    /// processes starting at once); faults left by an earlier test are cleared.
+    init(sharing emu: AzureEmulator) throws {
+        self.emu = emu
+        try emu.clearFaults()
+    }
+
     static func containerName() -> String { "c" + UUID().uuidString.lowercased().prefix(13).replacingOccurrences(of: "-", with: "") }
 
     /// Small blocks, ranges and pages so the multi-request paths run on small data; fast backoff.
@@ -72,12 +79,20 @@ struct AzureHarness {
     }
 
     func config(container: String = AzureHarness.containerName()) -> AzureConfig {
-        var c = AzureConfig()
-        c.storageAccount = AzureEmulator.account
-        c.storageAccountKey = AzureEmulator.key
-        c.endpoint = "http://127.0.0.1:\(emu.port)"
-        c.container = container
-        return c
+        emu.azureConfig(container: container)
+    }
+
+    /// A config that authorises with Azure AD (client secret) against `aad`, and tuning that
+    /// points the token flow there.
+    func clientSecretConfig(_ aad: FakeTokenServer, container: String = AzureHarness.containerName(), secret: String) -> (AzureConfig, AzureTuning) {
+        var c = config(container: container)
+        c.storageAccountKey = nil
+        c.tenantID = "tenant-1"
+        c.clientID = "client-1"
+        c.clientSecret = secret
+        var t = AzureHarness.smallTuning()
+        t.authorityHost = aad.base
+        return (c, t)
     }
 
     func bucket(_ c: AzureConfig? = nil, tuning: AzureTuning = AzureHarness.smallTuning()) async throws -> AzureBucket {

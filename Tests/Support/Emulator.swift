@@ -1,4 +1,5 @@
 import Foundation
+import ObjectStore
 
 #if canImport(Glibc)
 import Glibc
@@ -147,6 +148,43 @@ public final class AzureEmulator: @unchecked Sendable {
         /// Responses with a status (`"503"`, `"reset"`).
         public func statuses(_ s: String) -> Int { (raw["statuses"] as? [String: Any])?[s] as? Int ?? 0 }
         public var faultsInjected: Int { raw["faults_injected"] as? Int ?? 0 }
+        /// Body bytes of requests received and responses sent, and bytes Put Block From URL moved.
+        public var bytesReceived: Int { raw["bytes_received"] as? Int ?? 0 }
+        public var bytesSent: Int { raw["bytes_sent"] as? Int ?? 0 }
+        public var bytesCopied: Int { raw["bytes_copied"] as? Int ?? 0 }
+
+        /// The counters of one container (`account/container`).
+        public func container(_ name: String, account: String = AzureEmulator.account) -> ContainerCounters {
+            let c = (raw["containers"] as? [String: Any])?["\(account)/\(name)"] as? [String: Any] ?? [:]
+            return ContainerCounters(
+                requests: c["requests"] as? Int ?? 0, bytesReceived: c["bytes_received"] as? Int ?? 0,
+                bytesSent: c["bytes_sent"] as? Int ?? 0, bytesCopiedIn: c["bytes_copied_in"] as? Int ?? 0,
+                bytesCopiedOut: c["bytes_copied_out"] as? Int ?? 0)
+        }
+
+        /// Body bytes received and sent by one operation (`PutBlock`, `GetBlob`, …).
+        public func operationBytes(_ op: String) -> (received: Int, sent: Int) {
+            let o = (raw["operation_bytes"] as? [String: Any])?[op] as? [String: Any] ?? [:]
+            return (o["received"] as? Int ?? 0, o["sent"] as? Int ?? 0)
+        }
+    }
+
+    public struct ContainerCounters: Sendable, Equatable {
+        public var requests: Int
+        public var bytesReceived: Int
+        public var bytesSent: Int
+        public var bytesCopiedIn: Int
+        public var bytesCopiedOut: Int
+    }
+
+    /// A config for this emulator's well-known account (Shared Key), container as given.
+    public func azureConfig(container: String) -> AzureConfig {
+        var c = AzureConfig()
+        c.storageAccount = Self.account
+        c.storageAccountKey = Self.key
+        c.endpoint = "http://127.0.0.1:\(port)"
+        c.container = container
+        return c
     }
 
     /// A blocking request to the control API.

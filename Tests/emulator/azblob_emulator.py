@@ -480,6 +480,8 @@ class Faults:
 
 
 class Stats:
+    """Counters for the control API: totals, per operation, and per container."""
+
     def __init__(self):
         self.lock = threading.Lock()
         self.reset()
@@ -492,24 +494,60 @@ class Stats:
         self.bytes_copied = 0
         self.faults_injected = 0
         self.total = 0
+        # "account/container" (or "account" for account-level requests) -> counters
+        self.containers = {}
+        # operation -> {"received": n, "sent": n}
+        self.operation_bytes = {}
 
     def snapshot(self):
         with self.lock:
             return {"requests_total": self.total, "requests": dict(self.requests),
                     "statuses": dict(self.statuses),
                     "bytes_received": self.bytes_received, "bytes_sent": self.bytes_sent,
-                    "bytes_copied": self.bytes_copied, "faults_injected": self.faults_injected}
+                    "bytes_copied": self.bytes_copied, "faults_injected": self.faults_injected,
+                    "containers": {k: dict(v) for k, v in self.containers.items()},
+                    "operation_bytes": {k: dict(v) for k, v in self.operation_bytes.items()}}
 
     def add(self, **kw):
         with self.lock:
             for k, v in kw.items():
                 setattr(self, k, getattr(self, k) + v)
 
-    def count(self, op, status):
+    @staticmethod
+    def where(account, container):
+        return "%s/%s" % (account, container) if container else account
+
+    def _bump(self, account, container, **kw):
+        c = self.containers.setdefault(self.where(account, container), {
+            "requests": 0, "bytes_received": 0, "bytes_sent": 0, "bytes_copied_in": 0, "bytes_copied_out": 0})
+        for k, v in kw.items():
+            c[k] += v
+
+    def body_bytes(self, req, received=0, sent=0):
+        """Request/response body bytes of one request, counted in total, per operation and per container."""
+        with self.lock:
+            self.bytes_received += received
+            self.bytes_sent += sent
+            ob = self.operation_bytes.setdefault(req.operation, {"received": 0, "sent": 0})
+            ob["received"] += received
+            ob["sent"] += sent
+            if req.account:
+                self._bump(req.account, req.container, bytes_received=received, bytes_sent=sent)
+
+    def copied(self, dest_req, src_req, n):
+        """Bytes Put Block From URL moved inside the emulator, from src's container to dest's."""
+        with self.lock:
+            self.bytes_copied += n
+            self._bump(dest_req.account, dest_req.container, bytes_copied_in=n)
+            self._bump(src_req.account, src_req.container, bytes_copied_out=n)
+
+    def count(self, op, status, req=None):
         with self.lock:
             self.total += 1
             self.requests[op] = self.requests.get(op, 0) + 1
             self.statuses[str(status)] = self.statuses.get(str(status), 0) + 1
+            if req is not None and req.account:
+                self._bump(req.account, req.container, requests=1)
 
 
 # ---------------------------------------------------------------------------
@@ -1302,7 +1340,7 @@ class Emulator:
         self._check_block_id(block_id)
         if req.body:
             raise StorageError(400, "InvalidInput", "Put Block From URL must not have a request body.")
-        data = self._read_copy_source(req)
+        data, sreq = self._read_copy_source(req)
         src_range = req.header("x-ms-source-range")
         if src_range:
             m = re.fullmatch(r"\s*bytes=(\d+)-(\d*)\s*", src_range)
@@ -1318,7 +1356,7 @@ class Emulator:
         if src_md5 and src_md5.strip() != md5:
             raise StorageError(400, "Md5Mismatch")
         self._stage_block(req, block_id, data)
-        self.stats.add(bytes_copied=len(data))
+        self.stats.copied(req, sreq, len(data))
         return Response(201, {"Content-MD5": md5, "x-ms-request-server-encrypted": "true"})
 
     def _read_copy_source(self, req):
@@ -1331,6 +1369,11 @@ class Emulator:
             raise StorageError(400, "CannotVerifyCopySource",
                                "Copy sources outside this emulator are not supported (%s)." % src)
         hdrs = [("x-ms-version", req.version)]
+        # x-ms-source-if-match & co. are the source's conditional headers.
+        for cond in ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since"):
+            v = req.header("x-ms-source-" + cond)
+            if v is not None:
+                hdrs.append((cond, v))
         src_auth = req.header("x-ms-copy-source-authorization")
         if src_auth:
             if not src_auth.startswith("Bearer "):
@@ -1344,8 +1387,11 @@ class Emulator:
             raise StorageError(400, "CannotVerifyCopySource", "Unknown source account.")
         try:
             ctx = self.authenticate(sreq)
-            return self.op_GetBlob(sreq, ctx).body
+            return self.op_GetBlob(sreq, ctx).body, sreq
         except StorageError as e:
+            if e.code == "ConditionNotMet" or e.status == 304:
+                raise StorageError(412, "SourceConditionNotMet",
+                                   "The source condition specified using HTTP conditional header(s) is not met.")
             status = e.status if e.status >= 400 else 400
             raise StorageError(status, "CannotVerifyCopySource", "%s (source: %s)" % (e.message, e.code),
                                detail=e.detail)
@@ -1468,7 +1514,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._control(body)
         req = Request(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
         req.operation = emu.classify(req)
-        emu.stats.add(bytes_received=len(body))
+        emu.stats.body_bytes(req, received=len(body))
         fault = emu.faults.match(req.method, req.raw_path, req.raw_query, req.operation)
         if fault is not None:
             emu.stats.add(faults_injected=1)
@@ -1476,7 +1522,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault and fault.get("stall_ms"):
             time.sleep(float(fault["stall_ms"]) / 1000.0)
         if fault and fault.get("reset") and not fault.get("process"):
-            emu.stats.count(req.operation, "reset")
+            emu.stats.count(req.operation, "reset", req)
             return self._reset()
         if fault and fault.get("status") and not fault.get("process"):
             resp = emu.error_response(req, self._fault_error(fault))
@@ -1484,12 +1530,12 @@ class Handler(BaseHTTPRequestHandler):
         else:
             resp = emu.handle(req)
         if fault and fault.get("reset"):
-            emu.stats.count(req.operation, "reset")
+            emu.stats.count(req.operation, "reset", req)
             return self._reset()
         if fault and fault.get("status") and fault.get("process"):
             resp = emu.error_response(req, self._fault_error(fault))
             emu.decorate(req, resp)
-        emu.stats.count(req.operation, resp.status)
+        emu.stats.count(req.operation, resp.status, req)
         truncate = fault.get("truncate_body") if fault else None
         corrupt = bool(fault and fault.get("corrupt"))
         self._send(req, resp, truncate=truncate, corrupt=corrupt)
@@ -1550,7 +1596,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        emu.stats.add(bytes_sent=len(send_body))
+        emu.stats.body_bytes(req, sent=len(send_body))
         if truncate is not None:
             # orderly close (FIN, not RST) so the client sees the short body and then EOF
             self.close_connection = True

@@ -34,3 +34,17 @@ start_emulator() {
     ENDPOINT="http://127.0.0.1:$PORT/devstoreaccount1"
     echo "emulator: pid $EMU_PID, $ENDPOINT" >&2
 }
+
+# emulator_config FILE CONTAINER [PREFIX]: an objstore YAML for one container of the running
+# emulator's devstoreaccount1 (Shared Key, the endpoint-URL extension).
+emulator_config() {
+    cat >"$1" <<EOF
+type: AZURE
+config:
+  storage_account: devstoreaccount1
+  storage_account_key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+  endpoint: http://127.0.0.1:$PORT
+  container: $2
+prefix: "${3:-}"
+EOF
+}

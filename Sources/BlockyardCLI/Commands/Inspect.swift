@@ -28,11 +28,15 @@ struct Inspect: AsyncParsableCommand {
     @Option(name: .customLong("sort-by"), help: "Columns to sort by, comma-separated (default FROM,UNTIL).")
     var sortBy: String = "FROM,UNTIL"
 
+    @Flag(name: .customLong("all-containers"), help: "Summarise every container of the account (AZURE config, `container` ignored) or every subdirectory of the directory, one row per cluster.")
+    var allContainers = false
+
     static let header = ["ULID", "FROM", "UNTIL", "RANGE", "UNTIL-DOWN", "#SERIES", "#SAMPLES", "#CHUNKS",
                          "COMP-LEVEL", "COMP-FAILED", "LABELS", "RESOLUTION", "SOURCE", "SIZE"]
 
     func validate() throws {
         try bucket.validate(path: path)
+        if allContainers && !selector.isEmpty { throw ValidationError("--selector does not apply with --all-containers") }
         for s in selector where !s.contains("=") { throw ValidationError("--selector \(s): want k=v") }
         for c in sortBy.split(separator: ",") where !Self.header.contains(String(c)) {
             throw ValidationError("--sort-by \(c): not a column (\(Self.header.joined(separator: ", ")))")
@@ -41,6 +45,17 @@ struct Inspect: AsyncParsableCommand {
 
     func run() async throws {
         try await withExitCodes {
+            if allContainers {
+                let all = try await AllContainers.summaries(bucket, path: path)
+                let out = OutputSink()
+                if output == .json {
+                    try out.write(JSONValue.array(all.map(AllContainers.json)).serialized(indent: "  ") + "\n")
+                } else {
+                    try out.write(renderTable(header: AllContainers.header, rows: all.map(AllContainers.row), format: output))
+                }
+                try out.flush()
+                return
+            }
             let (entries, _) = try await bucket.catalog(path: path).list()
             let want = selector.map { s -> (String, String) in
                 let p = s.split(separator: "=", maxSplits: 1)

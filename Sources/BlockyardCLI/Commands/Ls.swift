@@ -21,6 +21,9 @@ struct Ls: AsyncParsableCommand {
     @Flag(name: .customLong("exclude-delete"), help: "Leave out blocks marked for deletion.")
     var excludeDelete = false
 
+    @Flag(name: .customLong("all-containers"), help: "One line per container of the account (AZURE config, `container` ignored) or subdirectory of the directory, summarising its blocks.")
+    var allContainers = false
+
     func validate() throws {
         try bucket.validate(path: path)
         guard ["", "wide", "json"].contains(output) else { throw ValidationError("-o must be wide or json") }
@@ -28,6 +31,14 @@ struct Ls: AsyncParsableCommand {
 
     func run() async throws {
         try await withExitCodes {
+            if allContainers {
+                let out = OutputSink()
+                for s in try await AllContainers.summaries(bucket, path: path) {
+                    try out.write((output == "json" ? AllContainers.json(s).serialized(indent: nil) : AllContainers.line(s, wide: output == "wide")) + "\n")
+                }
+                try out.flush()
+                return
+            }
             let (entries, _) = try await bucket.catalog(path: path).list()
             let out = OutputSink()
             for e in entries {

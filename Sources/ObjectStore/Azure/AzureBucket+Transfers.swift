@@ -83,15 +83,7 @@ extension AzureBucket {
     }
 
     func putBlockList(_ key: String, ids: [String], md5: [UInt8]) async throws(ObjectStoreError) {
-        var xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>"
-        for id in ids { xml += "<Latest>\(id)</Latest>" }
-        xml += "</BlockList>"
-        let body = Array(xml.utf8)
-        let op = Op(
-            "PutBlockList", "PUT", key: key, query: [("comp", "blocklist")],
-            headers: [("Content-MD5", Data(MD5.digest(body)).base64EncodedString()), ("x-ms-blob-content-md5", Data(md5).base64EncodedString())],
-            body: .bytes(body), expect: [201])
-        _ = try await send(op)
+        _ = try await send(blockListOp(key, ids: ids, md5: md5))
     }
 
     func blockRanges(_ size: Int64) -> [Range<Int64>] {

@@ -51,8 +51,10 @@ public final class AzureBucket: Bucket {
         try await self.init(config: config, logger: logger, tuning: AzureTuning())
     }
 
-    init(config: AzureConfig, logger: Logger?, tuning: AzureTuning) async throws(ObjectStoreError) {
-        try config.validate()
+    /// `accountLevel`: a handle on the account itself (container left empty), from which
+    /// `AzureAccount` lists containers and makes their buckets.
+    init(config: AzureConfig, logger: Logger?, tuning: AzureTuning, accountLevel: Bool = false) async throws(ObjectStoreError) {
+        try config.validate(requireContainer: !accountLevel)
         let redactor = AzureRedactor()
         let auth = try AzureAuthResolution.resolve(config, tuning: tuning, redactor: redactor)
         for s in auth.secrets { redactor.remember(s) }
@@ -65,16 +67,32 @@ public final class AzureBucket: Bucket {
         }
         self.redactor = redactor
         account = auth.account
-        container = config.container
+        container = accountLevel ? "" : config.container
         endpoint = auth.endpoint
         credential = auth.credential
         self.tuning = tuning
         timeouts = tuning.timeouts(config)
         retry = tuning.retryPolicy(config)
         readTries = max(retry.maxTries, config.readerMaxRetryRequests)
-        description = "azure \(auth.account)/\(config.container)"
+        description = accountLevel ? "azure \(auth.account)" : "azure \(auth.account)/\(config.container)"
         self.logger = logger ?? Logger(label: "blockyard.azure", factory: { _ in SwiftLogNoOpLogHandler() })
-        try await prepareContainer(create: config.storageCreateContainer)
+        if !accountLevel { try await prepareContainer(create: config.storageCreateContainer) }
+    }
+
+    /// Another container of the same account, sharing credentials (and so the token cache),
+    /// endpoint and settings. The container is not checked.
+    init(sharing a: AzureBucket, container: String) {
+        account = a.account
+        self.container = container
+        endpoint = a.endpoint
+        credential = a.credential
+        redactor = a.redactor
+        logger = a.logger
+        tuning = a.tuning
+        timeouts = a.timeouts
+        retry = a.retry
+        readTries = a.readTries
+        description = "azure \(a.account)/\(container)"
     }
 
     /// Thanos: check the container; create it when missing and allowed.
@@ -329,6 +347,25 @@ public final class AzureBucket: Bucket {
             }
         }
         return sink.bytes
+    }
+
+    /// Ranges up to 4 MiB come with the service's MD5 of the range (`x-ms-range-get-content-md5`),
+    /// which is checked here only by whoever uses it (a Put Block that sends it as its Content-MD5).
+    public func getPiece(_ key: String, offset: Int64, length: Int64, ifMatch: String?) async throws(ObjectStoreError) -> RangePiece {
+        try checkKey(key, bucket: description)
+        guard offset >= 0, length > 0 else { return RangePiece(bytes: try await getRange(key, offset: offset, length: length)) }
+        var headers = [("x-ms-range", "bytes=\(offset)-\(offset + length - 1)")]
+        let withMD5 = length <= 4 << 20
+        if withMD5 { headers.append(("x-ms-range-get-content-md5", "true")) }
+        if let ifMatch { headers.append(("If-Match", ifMatch)) }
+        let op = Op("GetBlob", "GET", key: key, headers: headers, expect: [206, 200])
+        let sink = MemorySink(expected: Int(length))
+        let r = try await send("GetBlob", key: key, tries: readTries) { _, _ in
+            sink.reset()
+            return (op, sink)
+        }
+        let md5 = withMD5 ? r.header("content-md5").flatMap { Data(base64Encoded: $0) }.map { Array($0) } : nil
+        return RangePiece(bytes: sink.bytes, md5: md5)
     }
 
     public func attributes(_ key: String) async throws(ObjectStoreError) -> ObjectAttributes {

@@ -11,6 +11,10 @@ struct AzureTuning: Sendable {
     /// Ranged GET size for `download(toFile:)`.
     var downloadChunkSize = 8 << 20
     var downloadParallelism = 4
+    /// Put Block From URL requests in flight for one server-side copy, and the source range
+    /// each copies (the service allows up to 100 MiB).
+    var copyParallelism = 8
+    var copyRangeSize = 32 << 20
     /// List Blobs `maxresults`; nil leaves it to the service (5000).
     var listPageSize: Int?
     /// First backoff step; nil uses pipeline_config.retry_delay or 800 ms.

@@ -165,6 +165,20 @@ enum AzureXML {
         return page
     }
 
+    /// One List Containers page: container names (in `blobs`) and the next marker.
+    static func containerPage(_ bytes: [UInt8]) -> ListPage {
+        var page = ListPage()
+        for t in texts(bytes) {
+            let p = t.path
+            if p.count == 4, p[1] == "Containers", p[2] == "Container", p[3] == "Name" {
+                page.blobs.append(t.value)
+            } else if p.last == "NextMarker", p.count == 2 {
+                page.nextMarker = t.value
+            }
+        }
+        return page
+    }
+
     /// `Code` and `Message` of an `<Error>` body.
     static func error(_ bytes: [UInt8]) -> (code: String?, message: String?) {
         var code: String?

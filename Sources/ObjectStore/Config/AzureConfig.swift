@@ -48,7 +48,7 @@ public struct AzureConfig: Sendable, CustomStringConvertible {
 
     public init() {}
 
-    init(_ c: inout ConfigNode) throws(ObjectStoreError) {
+    init(_ c: inout ConfigNode, accountLevel: Bool = false) throws(ObjectStoreError) {
         storageAccount = try c.string("storage_account") ?? ""
         storageAccountKey = try c.string("storage_account_key").flatMap { $0.isEmpty ? nil : $0 }
         storageConnectionString = try c.string("storage_connection_string").flatMap { $0.isEmpty ? nil : $0 }
@@ -94,11 +94,12 @@ public struct AzureConfig: Sendable, CustomStringConvertible {
             if pipeline.maxTries == 0 { pipeline.maxTries = maxRetries }
             if readerMaxRetryRequests == 0 { readerMaxRetryRequests = maxRetries }
         }
-        try validate()
+        try validate(requireContainer: !accountLevel)
     }
 
-    /// Thanos' validation rules, each naming the fields involved.
-    func validate() throws(ObjectStoreError) {
+    /// Thanos' validation rules, each naming the fields involved. An account-level config (for
+    /// `--all-containers`) may leave `container` out.
+    func validate(requireContainer: Bool = true) throws(ObjectStoreError) {
         func bad(_ f: String, _ d: String) -> ObjectStoreError { ConfigNode.error("objstore.config.\(f)", d) }
         if userAssignedID != nil && storageAccountKey != nil { throw bad("user_assigned_id", "cannot be set with storage_account_key") }
         if userAssignedID != nil && storageConnectionString != nil { throw bad("user_assigned_id", "cannot be set with storage_connection_string") }
@@ -109,7 +110,7 @@ public struct AzureConfig: Sendable, CustomStringConvertible {
             throw bad("storage_account_key", "cannot be set together with storage_connection_string")
         }
         if storageAccount.isEmpty && storageConnectionString == nil { throw bad("storage_account", "missing") }
-        if container.isEmpty { throw bad("container", "missing") }
+        if container.isEmpty && requireContainer { throw bad("container", "missing (or use --all-containers with an account-level config)") }
         if pipeline.maxTries < 0 { throw bad("pipeline_config.max_tries", "must be >= 0") }
         if readerMaxRetryRequests < 0 { throw bad("reader_config.max_retry_requests", "must be >= 0") }
         if maxRetries < 0 { throw bad("max_retries", "must be >= 0") }

@@ -9,7 +9,9 @@ public struct BucketConfig: Sendable {
     public var azure: AzureConfig?
 
     /// Parses objstore YAML. Unknown fields and wrong types are errors naming the field.
-    public static func parse(yaml: String) throws(ObjectStoreError) -> BucketConfig {
+    /// `accountLevel`: the config names a whole account (AZURE `container` may be left out) or a
+    /// directory of containers (FILESYSTEM), as `--all-containers` reads it.
+    public static func parse(yaml: String, accountLevel: Bool = false) throws(ObjectStoreError) -> BucketConfig {
         var top = try ConfigNode.parse(yaml: yaml, path: "objstore")
         guard let t = try top.string("type") else {
             throw ConfigNode.error("objstore.type", "missing (FILESYSTEM or AZURE)")
@@ -29,7 +31,7 @@ public struct BucketConfig: Sendable {
             }
             out.filesystemDirectory = d
         case .azure:
-            out.azure = try AzureConfig(&cfg)
+            out.azure = try AzureConfig(&cfg, accountLevel: accountLevel)
         case .memory:
             break
         }
@@ -44,15 +46,15 @@ public struct BucketConfig: Sendable {
     }
 
     /// Reads `--objstore.config-file` or `--objstore.config`.
-    public static func load(file: String?, inline: String?) throws(ObjectStoreError) -> BucketConfig {
+    public static func load(file: String?, inline: String?, accountLevel: Bool = false) throws(ObjectStoreError) -> BucketConfig {
         switch (file, inline) {
         case (let f?, nil):
             guard let d = FileManager.default.contents(atPath: f), let s = String(data: d, encoding: .utf8) else {
                 throw ObjectStoreError(.config, bucket: "objstore config", key: "", "cannot read \(f)")
             }
-            return try parse(yaml: s)
+            return try parse(yaml: s, accountLevel: accountLevel)
         case (nil, let y?):
-            return try parse(yaml: y)
+            return try parse(yaml: y, accountLevel: accountLevel)
         case (.some, .some):
             throw ObjectStoreError(.config, bucket: "objstore config", key: "", "give --objstore.config-file or --objstore.config, not both")
         case (nil, nil):

@@ -29,6 +29,22 @@ public protocol Bucket: Sendable {
 
     /// Deletes an object; deleting a missing object is `notFound`.
     func delete(_ key: String) async throws(ObjectStoreError)
+
+    /// Uploads `size` bytes that `read` supplies piece by piece (ranged reads of another object,
+    /// typically), holding only a few pieces in memory at a time where the store allows it.
+    /// Returns the MD5 of the bytes written. Replaces any object of that name; on failure no
+    /// object of that name appears (or the old one stays). See `StreamedUpload.swift`.
+    /// `md5`: the whole object's MD5 when the caller knows it (the source's), stored as the
+    /// object's without hashing again where the store can trust the pieces (each piece's MD5
+    /// from the source service, checked by this one). Returns the object's MD5.
+    func upload(_ key: String, size: Int64, md5: [UInt8]?, from read: @escaping PieceReader) async throws(ObjectStoreError) -> [UInt8]
+
+    /// A ranged read with the MD5 of the range as the service computed it, when it gives one
+    /// (Azure, for ranges up to 4 MiB), and `ifMatch` pinning the object's version.
+    func getPiece(_ key: String, offset: Int64, length: Int64, ifMatch: String?) async throws(ObjectStoreError) -> RangePiece
+
+    /// Reads are local (disk or memory), so hashing an object to compare it costs no network.
+    var isLocal: Bool { get }
 }
 
 extension Bucket {
@@ -80,6 +96,8 @@ public struct ObjectStoreError: Error, CustomStringConvertible, Sendable, Equata
         case io = "local I/O error"
         case invalidArgument = "invalid argument"
         case cancelled
+        /// The service will not do this (a server-side copy it cannot or may not make).
+        case unsupported = "not supported"
     }
 
     public var kind: Kind

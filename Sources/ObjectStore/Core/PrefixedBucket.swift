@@ -47,4 +47,14 @@ public struct PrefixedBucket: Bucket {
     public func delete(_ key: String) async throws(ObjectStoreError) {
         do { try await base.delete(full(key)) } catch { throw strip(error) }
     }
+
+    public func upload(_ key: String, size: Int64, md5: [UInt8]?, from read: @escaping PieceReader) async throws(ObjectStoreError) -> [UInt8] {
+        do { return try await base.upload(full(key), size: size, md5: md5, from: read) } catch { throw strip(error) }
+    }
+
+    public func getPiece(_ key: String, offset: Int64, length: Int64, ifMatch: String?) async throws(ObjectStoreError) -> RangePiece {
+        do { return try await base.getPiece(full(key), offset: offset, length: length, ifMatch: ifMatch) } catch { throw strip(error) }
+    }
+
+    public var isLocal: Bool { base.isLocal }
 }

@@ -112,6 +112,18 @@ public final class FilesystemBucket: Bucket {
     }
 
     public func upload(_ key: String, bytes: [UInt8]) async throws(ObjectStoreError) {
+        try await writeAtomically(key) { fd, _ throws(ObjectStoreError) in
+            let failure: ObjectStoreError? = bytes.withUnsafeBytes { p in
+                do throws(ObjectStoreError) { try writeAll(fd, p, key) } catch { return error }
+                return nil
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    /// Creates `key` through a temporary file in the same directory that `body` fills: synced,
+    /// then renamed into place; removed on any failure, so no half object ever appears.
+    func writeAtomically<T>(_ key: String, _ body: (Int32, String) async throws(ObjectStoreError) -> T) async throws(ObjectStoreError) -> T {
         try checkKey(key, bucket: description)
         let dest = path(key)
         try makeParent(dest, key)
@@ -123,14 +135,11 @@ public final class FilesystemBucket: Bucket {
             close(fd)
             if !ok { unlink(tmp) }
         }
-        let failure: ObjectStoreError? = bytes.withUnsafeBytes { p in
-            do throws(ObjectStoreError) { try writeAll(fd, p, key) } catch { return error }
-            return nil
-        }
-        if let failure { throw failure }
+        let result = try await body(fd, tmp)
         guard fsync(fd) == 0 else { throw errnoError(key, "fsync") }
         guard rename(tmp, dest) == 0 else { throw errnoError(key, "rename") }
         ok = true
+        return result
     }
 
     public func upload(_ key: String, fromFile src: String) async throws(ObjectStoreError) {
@@ -208,4 +217,37 @@ public final class FilesystemBucket: Bucket {
         guard rename(tmp, dest) == 0 else { throw fail(.io, key, "rename to \(dest): \(String(cString: strerror(errno)))") }
         ok = true
     }
+}
+
+extension FilesystemBucket {
+    public var isLocal: Bool { true }
+
+    /// Pieces are read (a few at once) and written with `pwrite` at their offsets into a temporary
+    /// file beside the destination, hashed in order, then the file is synced and renamed into place.
+    /// `md5` is not trusted here: the bytes written are hashed (local CPU, no network).
+    public func upload(_ key: String, size: Int64, md5: [UInt8]?, from read: @escaping PieceReader) async throws(ObjectStoreError) -> [UInt8] {
+        let name = description
+        return try await writeAtomically(key) { fd, tmp throws(ObjectStoreError) in
+            try await StreamedUpload.pipeline(size: size, pieceSize: Self.streamPiece, parallelism: Self.streamParallelism, bucket: name, key: key) { _, r throws(ObjectStoreError) in
+                let bytes = try await StreamedUpload.read(read, r, bucket: name, key: key).bytes
+                let failure: String? = bytes.withUnsafeBytes { p in
+                    var off = 0
+                    while off < p.count {
+                        let w = pwrite(fd, p.baseAddress! + off, p.count - off, off_t(r.lowerBound) + off_t(off))
+                        if w < 0 {
+                            if errno == EINTR { continue }
+                            return String(cString: strerror(errno))
+                        }
+                        off += w
+                    }
+                    return nil
+                }
+                if let failure { throw ObjectStoreError(.io, bucket: name, key: key, "write \(tmp): \(failure)") }
+                return bytes
+            }
+        }
+    }
+
+    static let streamPiece = 8 << 20
+    static let streamParallelism = 4
 }

@@ -13,6 +13,8 @@ public final class MemoryBucket: Bucket {
     private let counter = Atomic<Int>(0)
     public let description: String
 
+    public var isLocal: Bool { true }
+
     public init(name: String = "memory") {
         description = "memory bucket \(name)"
     }

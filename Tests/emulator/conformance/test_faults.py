@@ -1,5 +1,6 @@
 """The /__control/ fault-injection and stats API, exercised through Microsoft's SDK."""
 
+import base64
 import http.client
 import json
 import os
@@ -10,7 +11,7 @@ from azure.core.exceptions import (AzureError, HttpResponseError, ResourceExists
                                    ServiceRequestError, ServiceResponseError)
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
-from conftest import ACCOUNT
+from conftest import ACCOUNT, BEARER
 
 
 def client(emu, retries=3, **kw):
@@ -205,3 +206,44 @@ def test_reset_clears_everything(emu):
     st = emu.stats()
     assert set(st["requests"]) == {"ListContainers"}, st["requests"]
     assert st["requests_total"] == st["requests"]["ListContainers"]
+
+
+def test_stats_per_container_and_operation(emu):
+    """Server-side copies move bytes inside the emulator: the destination container receives no
+    block bytes, the source sends none; both show them as copied."""
+    svc = client(emu)
+    a, b = svc.create_container("cnt-a-" + os.urandom(3).hex()), svc.create_container("cnt-b-" + os.urandom(3).hex())
+    data = os.urandom(5000)
+    src = a.upload_blob("src", data)
+    emu.control("DELETE", "stats")
+    dst = b.get_blob_client("dst")
+    ids = [base64.b64encode(b"s-%02d" % i).decode() for i in range(2)]
+    dst.stage_block_from_url(ids[0], src.url, source_offset=0, source_length=3000, source_authorization="Bearer " + BEARER)
+    dst.stage_block_from_url(ids[1], src.url, source_offset=3000, source_length=2000, source_authorization="Bearer " + BEARER)
+    dst.commit_block_list(ids)
+    s = emu.stats()
+    ka, kb = "%s/%s" % (ACCOUNT, a.container_name), "%s/%s" % (ACCOUNT, b.container_name)
+    assert s["containers"][kb]["bytes_copied_in"] == 5000
+    assert s["containers"][ka]["bytes_copied_out"] == 5000
+    assert s["containers"][kb]["bytes_received"] == s["operation_bytes"]["PutBlockList"]["received"] < 500
+    assert s["operation_bytes"]["PutBlockFromURL"] == {"received": 0, "sent": 0}
+    assert ka not in s["containers"] or s["containers"][ka]["bytes_sent"] == 0
+    assert dst.download_blob().readall() == data
+    s2 = emu.stats()
+    assert s2["containers"][kb]["bytes_sent"] - s["containers"][kb]["bytes_sent"] >= 5000
+    for c in (a, b):
+        c.delete_container()
+
+
+def test_put_block_from_url_faults_are_retried(emu, cont):
+    """The operation matcher reaches Put Block From URL; the SDK retries its 503."""
+    c = client(emu).get_container_client(cont.container_name)
+    data = os.urandom(1000)
+    src = c.upload_blob("f-src", data)
+    emu.faults([{"operation": "PutBlockFromURL", "times": 1, "action": {"status": 503}}])
+    dst = c.get_blob_client("f-dst")
+    bid = base64.b64encode(b"f-0").decode()
+    dst.stage_block_from_url(bid, src.url, source_offset=0, source_length=1000, source_authorization="Bearer " + BEARER)
+    dst.commit_block_list([bid])
+    assert dst.download_blob().readall() == data
+    assert emu.stats()["faults_injected"] >= 1

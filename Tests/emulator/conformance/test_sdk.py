@@ -521,3 +521,33 @@ def test_data_dir_persists_across_restarts(tmp_path):
         p.terminate()
         assert p.wait(timeout=10) == 0
     assert not any(f.name.endswith(".json") and "single" in f.read_text() for f in (tmp_path / "blobs").iterdir())
+
+
+def test_put_block_from_url_source_conditions(emu, container):
+    """x-ms-source-if-match pins the source version (blockyard sends the ETag it sized)."""
+    data = os.urandom(2048)
+    src = container.upload_blob("cond-src", data)
+    etag = src.get_blob_properties().etag
+    dst = container.get_blob_client("cond-dst")
+    ids = [base64.b64encode(b"c-%04d" % i).decode() for i in range(2)]
+    dst.stage_block_from_url(ids[0], src.url, source_offset=0, source_length=2048,
+                             source_authorization="Bearer " + BEARER, headers={"x-ms-source-if-match": etag})
+    with pytest.raises(HttpResponseError) as ei:
+        dst.stage_block_from_url(ids[1], src.url, source_offset=0, source_length=10,
+                                 source_authorization="Bearer " + BEARER,
+                                 headers={"x-ms-source-if-match": '"0x8D0000000000000"'})
+    assert ei.value.status_code == 412 and ei.value.error_code == "SourceConditionNotMet"
+    staged = dst.get_block_list("uncommitted")[1]
+    assert [b.id for b in staged] == [ids[0]], "a failed condition staged nothing"
+    dst.commit_block_list([ids[0]], content_settings=ContentSettings(content_md5=md5b(data)))
+    props = dst.get_blob_properties()
+    assert props.size == 2048 and bytes(props.content_settings.content_md5) == md5b(data)
+    assert dst.download_blob().readall() == data
+
+
+def test_list_containers_include_metadata(svc):
+    name = "md" + os.urandom(5).hex()
+    svc.create_container(name, metadata={"cluster": "eu1"})
+    got = {c.name: c.metadata for c in svc.list_containers(name_starts_with=name, include_metadata=True)}
+    assert got == {name: {"cluster": "eu1"}}
+    svc.delete_container(name)
