@@ -17,3 +17,14 @@ public enum BlockOpsError: Error, CustomStringConvertible, Sendable {
         }
     }
 }
+
+import Dispatch
+
+/// Runs CPU-bound synchronous work (a merge, a block check) on a Dispatch thread, outside
+/// Swift's cooperative pool, so a long merge never starves the async tasks that move bytes
+/// or watch timeouts of the pool's few threads.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+        DispatchQueue.global(qos: .userInitiated).async { c.resume(with: Result { try body() }) }
+    }
+}

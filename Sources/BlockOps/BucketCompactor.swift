@@ -197,9 +197,10 @@ public final class BucketCompactor: Sendable {
         t.resolution = group.key.resolution
         t.source = "compactor"
         o.thanos = t
-        guard let r = try Compactor.compact(blocks, into: workDirectory, options: o) else { return nil }
+        let merge = (blocks, o)
+        guard let r = try await offPool({ try Compactor.compact(merge.0, into: workDirectory, options: merge.1) }) else { return nil }
         // The result must pass verify's checks before anyone sees it.
-        let findings = BlockVerifier().verify(directory: r.directory)
+        let findings = try await offPool { BlockVerifier().verify(directory: r.directory) }
         if !findings.isEmpty {
             throw BlockOpsError.invalid("compacted block \(r.meta.ulid) failed verification: \(findings.prefix(3).map(\.description).joined(separator: "; "))")
         }
