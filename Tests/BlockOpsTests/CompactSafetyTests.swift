@@ -42,9 +42,14 @@ struct CompactSafetyTests {
         }
     }
 
-    /// Checks the invariants on a bucket; returns the number of visible blocks.
+    /// promtool's dump of the original blocks: the oracle for the converged state.
+    static let promtoolOriginal: String = { (try? Promtool.dump(try Block.directories(at: demo))) ?? "" }()
+
+    /// Checks the invariants on a bucket; returns the number of visible blocks. With
+    /// `promtool`, the served blocks are also dumped by promtool and compared with its dump of
+    /// the original.
     @discardableResult
-    static func checkServed(_ bucket: any Bucket, _ what: String) async throws -> Int {
+    static func checkServed(_ bucket: any Bucket, _ what: String, promtool: Bool = false) async throws -> Int {
         let vis = try await visible(bucket)
         var seen = Set<ULID>()
         for e in vis {
@@ -60,6 +65,9 @@ struct CompactSafetyTests {
             blocks.append(try Block(directory: tmp + "/\(e.ulid)"))
         }
         #expect(try dump(blocks) == original, "\(what): the served data differs from the original")
+        if promtool {
+            #expect(try Promtool.dump(vis.map { tmp + "/\($0.ulid)" }) == promtoolOriginal, "\(what): promtool's dump differs")
+        }
         return vis.count
     }
 
@@ -174,7 +182,7 @@ struct CompactSafetyTests {
                 r.waitUntilExit()
                 #expect(r.terminationStatus == 0, "re-run after a kill at upload \(k)")
             }
-            #expect(try await Self.checkServed(b, "re-run after SIGKILL at upload \(k)") == 3)
+            #expect(try await Self.checkServed(b, "re-run after SIGKILL at upload \(k)", promtool: true) == 3)
         }
     }
 }
