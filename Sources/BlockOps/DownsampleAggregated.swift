@@ -63,18 +63,25 @@ struct FloatSeriesBuffer {
 
     /// Filters the samples from `base` on in place (see `expandXOR`).
     mutating func compactExpanded(from base: Int) {
+        let n = t.count
         var w = base
-        var lastT: Int64 = 0
-        for i in base..<t.count {
-            let ti = t[i], vi = v[i]
-            if vi.bitPattern == staleNaNBits || ti < lastT { continue }
-            t[w] = ti
-            v[w] = vi
-            w += 1
-            lastT = ti
+        t.withUnsafeMutableBufferPointer { tp in
+            v.withUnsafeMutableBufferPointer { vp in
+                var lastT: Int64 = 0
+                for i in base..<n {
+                    let ti = tp[i], vi = vp[i]
+                    if vi.bitPattern == staleNaNBits || ti < lastT { continue }
+                    tp[w] = ti
+                    vp[w] = vi
+                    w &+= 1
+                    lastT = ti
+                }
+            }
         }
-        t.removeLast(t.count - w)
-        v.removeLast(v.count - w)
+        if w < n {
+            t.removeLast(n - w)
+            v.removeLast(n - w)
+        }
     }
 
     /// Thanos `downsampleBatch`: one `FloatAggregator` window per resolution step, the last

@@ -9,10 +9,10 @@ import TSDB
 /// from the bucket's listing.
 ///
 /// For every planned block: read it (in place for a FILESYSTEM bucket, otherwise
-/// downloaded into the work directory so memory stays flat), downsample it into the work
-/// directory, upload the result with meta.json last, read the uploaded block back and
-/// verify it (every CRC, the index, every chunk decoded); a block that fails verification
-/// is deleted again (meta.json first). A failure is reported for that block and the run
+/// downloaded into the work directory, so memory does not grow with the block), downsample
+/// it into the work directory, upload the result with meta.json last, read the uploaded
+/// block back the same way and verify it (every CRC, the index, every chunk decoded); a
+/// block that fails verification is deleted again (meta.json first). A failure is reported for that block and the run
 /// goes on; a block that failed is not retried in the second pass.
 public struct DownsampleJob: Sendable {
     public struct Options: Sendable {
@@ -36,12 +36,24 @@ public struct DownsampleJob: Sendable {
         /// second-pass task on a block that does not exist yet.
         case planned(DownsamplePlanner.Task, after: ULID?)
         case downsampled(DownsamplePlanner.Task, output: BlockMeta, seconds: Double)
-        case failed(DownsamplePlanner.Task, error: String)
+        case failed(DownsamplePlanner.Task, error: String, kind: FailureKind)
 
         public var task: DownsamplePlanner.Task {
             switch self {
-            case .planned(let t, _), .downsampled(let t, _, _), .failed(let t, _): t
+            case .planned(let t, _), .downsampled(let t, _, _), .failed(let t, _, _): t
             }
+        }
+    }
+
+    /// What failed: the block itself (unreadable, refused) or the storage around it.
+    public enum FailureKind: Sendable {
+        case data
+        case storage
+
+        init(_ error: any Error) {
+            if error is ObjectStoreError { self = .storage }
+            else if let e = error as? TSDBError, e.kind == .io { self = .storage }
+            else { self = .data }
         }
     }
 
@@ -80,15 +92,16 @@ public struct DownsampleJob: Sendable {
         var failed = Set<ULID>()
         var simulated: [BlockMeta] = []
         var madeFrom: [ULID: ULID] = [:]
+        // With --id, the second pass may only take the blocks the first made from them.
+        var only = options.only
         for number in 1...2 {
             let (entries, _) = try await BucketCatalog(bucket: bucket).list()
             let metas = entries.compactMap(\.meta) + simulated
             if options.dryRun, number == 2, simulated.isEmpty { break }
             let marked = Set(entries.filter { $0.markers.contains(.noDownsample) }.map(\.ulid))
-            let plan = DownsamplePlanner.plan(metas, noDownsample: marked, only: number == 1 ? options.only : nil)
+            let plan = DownsamplePlanner.plan(metas, noDownsample: marked, only: only)
             var pass = Pass(number: number, skipped: plan.skipped)
             let tasks = plan.tasks.filter { !failed.contains($0.ulid) }
-            // In the second pass, only what the first made (or could not see) is new work.
             if options.dryRun {
                 for t in tasks {
                     pass.outcomes.append(.planned(t, after: madeFrom[t.ulid]))
@@ -96,11 +109,13 @@ public struct DownsampleJob: Sendable {
                         let s = Self.simulatedOutput(of: m, resolution: t.to)
                         simulated.append(s)
                         madeFrom[s.ulid] = madeFrom[t.ulid] ?? t.ulid
+                        only?.insert(s.ulid)
                     }
                 }
             } else {
                 pass.outcomes = await execute(tasks, in: work)
-                for case .failed(let t, _) in pass.outcomes { failed.insert(t.ulid) }
+                for case .failed(let t, _, _) in pass.outcomes { failed.insert(t.ulid) }
+                for case .downsampled(_, let m, _) in pass.outcomes { only?.insert(m.ulid) }
             }
             report.passes.append(pass)
             let made = pass.outcomes.contains { if case .downsampled = $0 { true } else { false } }
@@ -159,7 +174,7 @@ public struct DownsampleJob: Sendable {
             }
             let result = try BlockDownsampler.downsample(block, to: task.to, parent: dir + "/out", logger: logger)
             _ = try await BlockTransfer.upload(blockDirectory: result.directory, to: bucket, labels: nil, source: nil)
-            if options.verifyUploads { try await verifyUploaded(result) }
+            if options.verifyUploads { try await verifyUploaded(result, in: dir) }
             let d = (ContinuousClock.now - started).components
             let seconds = Double(d.seconds) + Double(d.attoseconds) / 1e18
             logger.info("uploaded downsampled block", metadata: ["from": "\(task.ulid)", "to": "\(result.meta.ulid)",
@@ -167,20 +182,27 @@ public struct DownsampleJob: Sendable {
             return .downsampled(task, output: result.meta, seconds: seconds)
         } catch {
             logger.error("downsampling failed", metadata: ["block": "\(task.ulid)", "error": "\(error)"])
-            return .failed(task, error: "\(error)")
+            return .failed(task, error: "\(error)", kind: FailureKind(error))
         }
     }
 
-    /// Reads the uploaded block back (ranged reads) and runs every check verify has,
-    /// chunks decoded; on any finding the block is removed again, meta.json first.
-    func verifyUploaded(_ result: BlockDownsampler.Result) async throws {
+    /// Reads the uploaded block back (into the work directory, so memory stays flat; in
+    /// place for a directory bucket) and runs every check verify has, chunks decoded; on
+    /// any finding the block is removed again, meta.json first.
+    func verifyUploaded(_ result: BlockDownsampler.Result, in dir: String) async throws {
         let id = result.meta.ulid
         var problems: [String] = []
         do {
-            let (remote, sizes) = try await RemoteBlock.load(id, from: bucket)
-            problems = BlockVerifier(deep: true).verify(block: remote, name: "\(id)", fileSizes: sizes).map(\.description)
-            if remote.meta.resolution != result.meta.resolution || remote.meta.compaction.sources != result.meta.compaction.sources
-                || remote.meta.stats != result.meta.stats {
+            var path = Self.localDirectory(of: id, in: bucket)
+            if path == nil {
+                try FileManager.default.createDirectory(atPath: dir + "/readback", withIntermediateDirectories: true)
+                _ = try await BlockTransfer.download(id, from: bucket, to: dir + "/readback")
+                path = dir + "/readback/\(id)"
+            }
+            problems = BlockVerifier(deep: true).verify(directory: path!).map(\.description)
+            let back = try Block(directory: path!).meta
+            if back.resolution != result.meta.resolution || back.compaction.sources != result.meta.compaction.sources
+                || back.stats != result.meta.stats {
                 problems.append("meta.json read back differs from the one written")
             }
         } catch {

@@ -92,7 +92,7 @@ struct DownsampleJobTests {
         for m in [good, bad] { _ = try await BlockTransfer.upload(blockDirectory: local + "/\(m.ulid)", to: bucket, labels: nil, source: nil) }
         let report = try await DownsampleJob(bucket: bucket).run()
         #expect(report.failures == 1)
-        let failed = report.passes.flatMap { $0.outcomes }.compactMap { if case .failed(let t, let e) = $0 { (t, e) } else { nil } }
+        let failed = report.passes.flatMap { $0.outcomes }.compactMap { if case .failed(let t, let e, _) = $0 { (t, e) } else { nil } }
         #expect(failed.first?.0.ulid == bad.ulid)
         #expect(failed.first?.1.contains("restarts_total") == true && failed.first?.1.contains("overlapping chunks") == true,
                 "\(failed.first?.1 ?? "")")
@@ -125,6 +125,14 @@ struct DownsampleJobTests {
         } else {
             Issue.record("expected a planned second-pass task")
         }
+
+        // --id: the second pass only takes what the first made from the chosen blocks.
+        o.only = [long.ulid]
+        let one = try await DownsampleJob(bucket: FilesystemBucket(directory: root), options: o).run()
+        #expect(one.passes.flatMap(\.outcomes).map(\.task.ulid) == [long.ulid])
+        o.only = [ten.ulid]
+        let other = try await DownsampleJob(bucket: FilesystemBucket(directory: root), options: o).run()
+        #expect(other.passes.map { $0.outcomes.map(\.task.from) } == [[0], [300_000]])
     }
 
     /// A container in the emulator holding one 48 h raw block.
@@ -166,9 +174,24 @@ struct DownsampleJobTests {
         try emu.setFaults(#"[{"method": "GET", "path_regex": "^(?!.*\#(m.ulid)).*/chunks/000001$", "times": -1, "action": {"corrupt": true}}]"#)
         let report = try await DownsampleJob(bucket: bucket).run()
         #expect(report.failures == 1)
-        let failure = report.passes.flatMap { $0.outcomes }.compactMap { if case .failed(_, let e) = $0 { e } else { nil } }.first ?? ""
+        let failure = report.passes.flatMap { $0.outcomes }.compactMap { if case .failed(_, let e, _) = $0 { e } else { nil } }.first ?? ""
         #expect(failure.contains("removed"), "\(failure)")
         let keys = try await bucket.list(prefix: "", recursive: true)
         #expect(keys.allSatisfy { $0.hasPrefix("\(m.ulid)/") }, "\(keys)")
+    }
+
+    @Test("uploading with the block's own Thanos section needs external labels in it")
+    func uploadKeepsSection() async throws {
+        let promBlock = try #require(try Block.directories(at: Fixtures.fixtures + "/blocks/values").first)
+        await #expect(throws: BlockOpsError.self) {
+            _ = try await BlockTransfer.upload(blockDirectory: promBlock, to: MemoryBucket(), labels: nil)
+        }
+        let local = try Fixtures.tempDir("jobkeep")
+        defer { Fixtures.cleanup(local) }
+        let m = try SyntheticBlocks.make(parent: local, hours: 2, labels: ["cluster": "keep", "replica": "0"])
+        let b = MemoryBucket()
+        _ = try await BlockTransfer.upload(blockDirectory: local + "/\(m.ulid)", to: b, labels: nil, source: nil)
+        let back = try BlockMeta(bytes: try await b.get("\(m.ulid)/meta.json"))
+        #expect(back.thanos?.labels == ["cluster": "keep", "replica": "0"] && back.thanos?.source == "sidecar")
     }
 }
