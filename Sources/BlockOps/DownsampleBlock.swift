@@ -50,13 +50,18 @@ public enum BlockDownsampler {
             for ref in try index.allPostings() {
                 try index.series(ref, labels: &labels, chunks: &metas)
                 chunks.removeAll(keepingCapacity: true)
-                for m in metas { chunks.append(SeriesChunk(meta: m, raw: try block.chunks.chunk(m.ref))) }
                 let produced: [DownsampledChunk]
                 do {
+                    for m in metas { chunks.append(SeriesChunk(meta: m, raw: try block.chunks.chunk(m.ref))) }
                     produced = try series.downsample(chunks)
                 } catch {
+                    // Name the series in every error: the chunk's file and offset, or the index.
+                    var e = error
                     let name = (try? index.labels(labels).description) ?? "ref \(ref)"
-                    throw error.located(file: index.name, section: "series \(name)")
+                    e.section = "series \(name)" + (e.section.isEmpty ? "" : ", " + e.section)
+                    if e.file.isEmpty { e.file = index.name }
+                    if !e.file.hasPrefix("/") && !e.file.hasPrefix(block.directory) { e.file = block.directory + "/" + e.file }
+                    throw e
                 }
                 guard maps[0].map(labels, into: &mapped) else {
                     throw TSDBError(.corrupt, file: index.name, section: "series \(ref)", offset: index.seriesOffset(ref),
@@ -81,10 +86,11 @@ public enum BlockDownsampler {
             thanos.source = "compactor"
             meta.thanos = thanos
             let written = try writer.commit(meta)
+            let took = (ContinuousClock.now - started).components
             logger?.info("downsampled block", metadata: [
                 "from": "\(block.meta.ulid)", "to": "\(written.ulid)", "resolution": "\(DownsampleResolution.name(resolution))",
                 "series": "\(written.stats.numSeries)", "chunks": "\(written.stats.numChunks)",
-                "duration": "\(ContinuousClock.now - started)",
+                "seconds": "\(String(format: "%.3f", Double(took.seconds) + Double(took.attoseconds) / 1e18))",
             ])
             return Result(meta: written, directory: writer.directory, droppedSeries: dropped)
         } catch {

@@ -169,10 +169,14 @@ public final class SeriesDownsampler {
             let end = min(start + batchSize, run.endIndex)
             let part = run[start..<end]
             start = end
-            if histograms {
-                outputs.append(try HistogramDownsampler.aggregatedBatch(part, resolution: resolution, buffer: &floats))
-            } else {
-                outputs.append(try AggregateFloatDownsampler.batch(part, resolution: resolution, buffer: &floats))
+            do {
+                if histograms {
+                    outputs.append(try HistogramDownsampler.aggregatedBatch(part, resolution: resolution, buffer: &floats))
+                } else {
+                    outputs.append(try AggregateFloatDownsampler.batch(part, resolution: resolution, buffer: &floats))
+                }
+            } catch {
+                throw error.located(file: part.first?.storage.name ?? "", section: "aggregate chunks [\(part.first?.minTime ?? 0), \(part.last?.maxTime ?? 0)]")
             }
         }
     }

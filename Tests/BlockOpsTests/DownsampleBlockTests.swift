@@ -375,4 +375,26 @@ struct DownsampleBlockTests {
         }
         #expect("\(e.map { "\($0)" } ?? "")".contains("tombstones"))
     }
+
+    @Test("a corrupt chunk is an error naming the series, the segment file and the chunk; nothing is left")
+    func corruptChunkRefused() throws {
+        let t = try Fixtures.tempDir("dscorrupt")
+        defer { Fixtures.cleanup(t) }
+        let src = try #require(try Block.directories(at: Fixtures.fixtures + "/demo-bucket").first)
+        let dir = t + "/" + (src as NSString).lastPathComponent
+        try FileManager.default.copyItem(atPath: src, toPath: dir)
+        let b = try Block(directory: dir)
+        let (labels, metas) = try b.index.seriesLabels(try b.index.allPostings()[5])
+        var seg = try Data(contentsOf: URL(fileURLWithPath: dir + "/chunks/000001"))
+        seg[metas[0].ref.offset + 6] ^= 0x20
+        try seg.write(to: URL(fileURLWithPath: dir + "/chunks/000001"))
+        let out = t + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let e = #expect(throws: TSDBError.self) {
+            _ = try BlockDownsampler.downsample(try Block(directory: dir), to: DownsampleResolution.fiveMinutes, parent: out)
+        }
+        #expect(e?.kind == .checksum)
+        #expect(e?.section.contains("series \(labels)") == true && e?.file == dir + "/chunks/000001", "\(e.map { "\($0)" } ?? "")")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
+    }
 }
