@@ -318,11 +318,17 @@ struct DownsampleBlockTests {
 
     // MARK: Refusals
 
-    /// A copy of a demo-bucket block whose index is rewritten by `change`.
-    static func rewrittenBlock(in tmp: String, _ change: (inout [([(String, String)], [ChunkMeta])]) -> Void) throws -> String {
+    /// A copy of the first demo-bucket block in `tmp`.
+    static func demoBlockCopy(in tmp: String) throws -> String {
         let src = try #require(try Block.directories(at: Fixtures.fixtures + "/demo-bucket").first)
         let dir = tmp + "/" + (src as NSString).lastPathComponent
         try FileManager.default.copyItem(atPath: src, toPath: dir)
+        return dir
+    }
+
+    /// A copy of a demo-bucket block whose index is rewritten by `change`.
+    static func rewrittenBlock(in tmp: String, _ change: (inout [([(String, String)], [ChunkMeta])]) -> Void) throws -> String {
+        let dir = try demoBlockCopy(in: tmp)
         let b = try Block(directory: dir)
         var series: [([(String, String)], [ChunkMeta])] = []
         for r in try b.index.allPostings() {
@@ -357,9 +363,7 @@ struct DownsampleBlockTests {
     func otherRefusals() throws {
         let t = try Fixtures.tempDir("dsrefuse")
         defer { Fixtures.cleanup(t) }
-        let src = try #require(try Block.directories(at: Fixtures.fixtures + "/demo-bucket").first)
-        let dir = t + "/" + (src as NSString).lastPathComponent
-        try FileManager.default.copyItem(atPath: src, toPath: dir)
+        let dir = try Self.demoBlockCopy(in: t)
         #expect(throws: BlockOpsError.self) {
             _ = try BlockDownsampler.downsample(try Block(directory: dir), to: 600_000, parent: t)
         }
@@ -380,9 +384,7 @@ struct DownsampleBlockTests {
     func corruptChunkRefused() throws {
         let t = try Fixtures.tempDir("dscorrupt")
         defer { Fixtures.cleanup(t) }
-        let src = try #require(try Block.directories(at: Fixtures.fixtures + "/demo-bucket").first)
-        let dir = t + "/" + (src as NSString).lastPathComponent
-        try FileManager.default.copyItem(atPath: src, toPath: dir)
+        let dir = try Self.demoBlockCopy(in: t)
         let b = try Block(directory: dir)
         let (labels, metas) = try b.index.seriesLabels(try b.index.allPostings()[5])
         var seg = try Data(contentsOf: URL(fileURLWithPath: dir + "/chunks/000001"))
