@@ -19,8 +19,7 @@ struct AggregateInput {
 
     /// A freshly built aggregate chunk (a raw chunk found in a downsampled block).
     init(_ out: AggregateOutput) throws(TSDBError) {
-        let bytes = AggregateChunk.encode(out.parts)
-        try self.init(minTime: out.minTime, maxTime: out.maxTime, storage: ByteStorage(copying: bytes), range: 0..<bytes.count)
+        try self.init(minTime: out.minTime, maxTime: out.maxTime, storage: ByteStorage(copying: out.payload), range: 0..<out.payload.count)
     }
 
     /// Calls `body` with a sub-chunk's encoding, payload and file offset; nil if absent.

@@ -134,7 +134,7 @@ enum HistogramDownsampler {
     }
 
     /// One batch of raw histograms (stale and NaN-sum samples already removed).
-    static func rawBatch(_ batch: ArraySlice<HistogramSample>, resolution: Int64) throws(HistogramMathError) -> (AggregateOutput, HistogramPartBuilder, HistogramPartBuilder) {
+    static func rawBatch(_ batch: ArraySlice<HistogramSample>, resolution: Int64) throws(HistogramMathError) -> AggregateOutput {
         let gauge = batch.first?.histogram.counterResetHint == .gauge
         var count = XOREncoder()
         var sum = HistogramPartBuilder(), counter = HistogramPartBuilder()
@@ -147,9 +147,9 @@ enum HistogramDownsampler {
             try sum.append(t, a.sum!)
             count.append(t, Double(a.count))
         }
-        let out = AggregateOutput(minTime: count.minTime, maxTime: count.maxTime,
-                                  parts: [AggregateChunk.Part(.xor, count.bytes()), nil, nil, nil, nil], windows: count.count)
-        return (out, sum, counter)
+        return AggregateOutput(minTime: count.minTime, maxTime: count.maxTime,
+                               parts: [AggregateChunk.Part(.xor, count.bytes()), try sum.part(), nil, nil, try counter.part()],
+                               windows: count.count)
     }
 
     /// Raw histogram samples of one series to aggregate chunks (Thanos `DownsampleRaw`).
@@ -166,10 +166,7 @@ enum HistogramDownsampler {
             let batch = data[start..<j].filter { !$0.histogram.sum.isNaN }
             start = j
             if batch.isEmpty { continue }
-            var (o, sum, counter) = try rawBatch(batch[...], resolution: resolution)
-            o.parts[AggregateChunk.Kind.sum.rawValue] = try sum.part()
-            o.parts[AggregateChunk.Kind.counter.rawValue] = try counter.part()
-            out.append(o)
+            out.append(try rawBatch(batch[...], resolution: resolution))
         }
     }
 

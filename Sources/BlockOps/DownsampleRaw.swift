@@ -28,11 +28,23 @@ public enum DownsampleResolution {
 struct AggregateOutput {
     var minTime: Int64
     var maxTime: Int64
-    var parts: [AggregateChunk.Part?]
+    /// The aggregate chunk's payload (after the 0xFF byte).
+    var payload: [UInt8]
     var windows: Int
 
+    init(minTime: Int64, maxTime: Int64, payload: [UInt8], windows: Int) {
+        self.minTime = minTime
+        self.maxTime = maxTime
+        self.payload = payload
+        self.windows = windows
+    }
+
+    init(minTime: Int64, maxTime: Int64, parts: [AggregateChunk.Part?], windows: Int) {
+        self.init(minTime: minTime, maxTime: maxTime, payload: AggregateChunk.encode(parts), windows: windows)
+    }
+
     var chunk: OutputChunk {
-        OutputChunk(minTime: minTime, maxTime: maxTime, payload: .encoded(.thanosAggregate, AggregateChunk.encode(parts)))
+        OutputChunk(minTime: minTime, maxTime: maxTime, payload: .encoded(.thanosAggregate, payload))
     }
 }
 
@@ -171,9 +183,7 @@ struct FloatAggregateEncoders {
 
     /// The chunk, its range the windows' (the counter's extra samples do not widen it).
     func output() -> AggregateOutput {
-        AggregateOutput(
-            minTime: count.minTime, maxTime: count.maxTime,
-            parts: [count, sum, min, max, counter].map { AggregateChunk.Part(.xor, $0.bytes()) },
-            windows: count.count)
+        AggregateOutput(minTime: count.minTime, maxTime: count.maxTime,
+                        payload: AggregateChunk.encode(xor: [count, sum, min, max, counter]), windows: count.count)
     }
 }

@@ -180,4 +180,24 @@ struct DownsampleEncoderTests {
             #expect(Array(p[a[.counter]!.range]) == k)
         }
     }
+
+    @Test("encoding straight from XOR encoders gives the bytes of the encoders' payloads")
+    func aggregateFromEncoders() {
+        var rng = SeededRandom(seed: 7)
+        for n in [0, 1, 2, 3, 7, 8, 9, 64, 200] {
+            var encoders: [XOREncoder?] = []
+            for k in 0..<5 {
+                if k == 2 && n % 2 == 1 { encoders.append(nil); continue }
+                var e = XOREncoder()
+                var t: Int64 = 1_700_000_000_000
+                for _ in 0..<n {
+                    t += 300_000 + Int64(rng.next() % 3)
+                    e.append(t, k == 0 ? 20 : Double(bitPattern: rng.next() >> UInt64(k)))
+                }
+                encoders.append(e)
+            }
+            let viaParts = AggregateChunk.encode(encoders.map { $0.map { AggregateChunk.Part(.xor, $0.bytes()) } })
+            #expect(AggregateChunk.encode(xor: encoders) == viaParts, "\(n) samples")
+        }
+    }
 }

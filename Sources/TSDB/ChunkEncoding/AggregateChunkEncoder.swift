@@ -28,3 +28,28 @@ extension AggregateChunk {
         return w.bytes
     }
 }
+
+extension AggregateChunk {
+    /// The payload of an aggregate chunk whose five sub-chunks are all XOR, written straight
+    /// from their encoders (nil = absent) without copying each sub-chunk first.
+    public static func encode(xor encoders: [XOREncoder?]) -> [UInt8] {
+        precondition(encoders.count == Kind.allCases.count, "an aggregate chunk has exactly five entries")
+        var w = ByteWriter(capacity: encoders.reduce(8) { $0 + ($1?.bits.storage.count ?? 0) + 8 })
+        for e in encoders {
+            guard let e else {
+                w.putUvarint(0)
+                continue
+            }
+            let partial = e.bits.pending > 0
+            w.putUvarint(UInt64(2 + e.bits.storage.count + (partial ? 1 : 0)))
+            w.putByte(ChunkEncoding.xor.rawValue)
+            w.putByte(UInt8(truncatingIfNeeded: e.count >> 8))
+            w.putByte(UInt8(truncatingIfNeeded: e.count))
+            w.bytes.append(contentsOf: e.bits.storage)
+            // The last partial byte, padded with zero bits (as `BitWriter.finish`).
+            if partial { w.putByte(UInt8(truncatingIfNeeded: e.bits.acc &<< UInt64(8 - e.bits.pending))) }
+        }
+        return w.bytes
+    }
+}
+
