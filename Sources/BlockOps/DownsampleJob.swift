@@ -28,6 +28,10 @@ public struct DownsampleJob: Sendable {
         public var workDirectory: String? = nil
         /// Read every uploaded block back and verify it.
         public var verifyUploads = true
+        /// Where fetched meta.json files are cached by ULID (see `BucketCatalog`), and how
+        /// many are fetched at once.
+        public var metaCacheDirectory: String? = nil
+        public var metaConcurrency = 32
         public init() {}
     }
 
@@ -95,7 +99,8 @@ public struct DownsampleJob: Sendable {
         // With --id, the second pass may only take the blocks the first made from them.
         var only = options.only
         for number in 1...2 {
-            let (entries, _) = try await BucketCatalog(bucket: bucket).list()
+            let (entries, _) = try await BucketCatalog(bucket: bucket, cacheDirectory: options.metaCacheDirectory,
+                                                       concurrency: options.metaConcurrency).list()
             let metas = entries.compactMap(\.meta) + simulated
             if options.dryRun, number == 2, simulated.isEmpty { break }
             let marked = Set(entries.filter { $0.markers.contains(.noDownsample) }.map(\.ulid))

@@ -50,8 +50,11 @@ struct Downsample: AsyncParsableCommand {
 
     func run() async throws {
         let report: DownsampleJob.Report = try await withExitCodes {
-            let (b, _) = try await bucket.bucket(path: path)
+            let catalog = try await bucket.catalog(path: path)
+            let b = catalog.bucket
             var o = DownsampleJob.Options()
+            o.metaCacheDirectory = catalog.cacheDirectory
+            o.metaConcurrency = catalog.concurrency
             o.concurrency = concurrency
             o.dryRun = dryRun
             o.only = ids.isEmpty ? nil : Set(ids.compactMap(ULID.init))
