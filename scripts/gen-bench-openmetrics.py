@@ -11,7 +11,9 @@ Profiles:
            (counters with the odd reset, gauges with decimals, constants, a few NaNs).
 
 All samples fall inside one 2h window [start, start+2h) with start aligned to 2h, so
-promtool writes exactly one block. The same seed/profile/series always give the same bytes.
+promtool writes exactly one block. With --hours N the window is N hours (start aligned to N
+hours), for promtool's --max-block-duration=Nh (scripts/bench-downsample.sh makes 48 h
+blocks). The same seed/profile/series always give the same bytes.
 
 Python 3 standard library only.
 """
@@ -21,7 +23,6 @@ import math
 import random
 import sys
 
-TWO_HOURS_MS = 2 * 3600 * 1000
 DEFAULT_START = 1700006400  # 2023-11-15T00:00:00Z, a multiple of 7200 s
 
 # ---------------------------------------------------------------------------------------
@@ -440,24 +441,26 @@ def main():
                     help="seed for values and timestamp jitter only (default: --seed); the same --seed with "
                          "another --value-seed gives the same series with other samples, like an HA replica")
     ap.add_argument("--start", type=int, default=DEFAULT_START,
-                    help="start of the 2h window, unix seconds (must be a multiple of 7200)")
+                    help="start of the window, unix seconds (a multiple of --hours x 3600)")
     ap.add_argument("--samples", type=int, default=0,
                     help="samples per series (dump default: fill 2h at the interval; analyze default: 4-8)")
     ap.add_argument("--interval", type=int, default=0, help="seconds between samples")
+    ap.add_argument("--hours", type=int, default=2, help="length of the window (and of the one block), hours")
     ap.add_argument("-o", "--output", default="-", help="output file (default stdout)")
     args = ap.parse_args()
 
-    if args.start % 7200:
-        ap.error("--start must be a multiple of 7200 so the data stays in one 2h block")
+    window_ms = args.hours * 3600 * 1000
+    if args.hours < 1 or args.start % (args.hours * 3600):
+        ap.error("--start must be a multiple of --hours x 3600 so the data stays in one block")
     if args.series < len(CATALOGUE):
         ap.error("--series must be at least %d" % len(CATALOGUE))
     interval_ms = 1000 * (args.interval or (30 if args.profile == "analyze" else 15))
     start_ms = args.start * 1000
     if args.profile == "dump":
-        n_samples = args.samples or TWO_HOURS_MS // interval_ms
-        max_phase = interval_ms - 1000  # + jitter (< 5ms) keeps the last sample inside 2h
-        if (n_samples - 1) * interval_ms + max_phase + 5 >= TWO_HOURS_MS:
-            ap.error("--samples x --interval does not fit in one 2h block")
+        n_samples = args.samples or window_ms // interval_ms
+        max_phase = interval_ms - 1000  # + jitter (< 5ms) keeps the last sample inside the window
+        if (n_samples - 1) * interval_ms + max_phase + 5 >= window_ms:
+            ap.error("--samples x --interval does not fit in one block")
     else:
         max_phase = interval_ms
         if args.samples and args.samples * interval_ms >= TWO_HOURS_MS:

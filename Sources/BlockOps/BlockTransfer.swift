@@ -12,22 +12,30 @@ public enum BlockTransfer {
     }
 
     /// Uploads one local block with external labels: chunks (in parallel), index, then
-    /// meta.json with the Thanos section filled in (labels, resolution 0, source, the
-    /// files list with sizes). A block whose meta.json is already in the bucket is skipped,
-    /// so re-running after an interruption finishes the job. Tombstones are not uploaded
-    /// (Thanos never does), so a block with deletions is refused rather than resurrect data.
+    /// meta.json with the Thanos section filled in (labels, resolution, source, the files
+    /// list with sizes, upload time). A block whose meta.json is already in the bucket is
+    /// skipped, so re-running after an interruption finishes the job. Tombstones are not
+    /// uploaded (Thanos never does), so a block with deletions is refused rather than
+    /// resurrect data.
     ///
-    /// `labels: nil` keeps the block's own Thanos section (a block blockyard wrote, e.g. a
-    /// compaction result): only the files list and upload time are refreshed.
+    /// `labels` and `source` replace the block's own; nil keeps what its Thanos section
+    /// says (blocks made by blockyard's downsampler or compactor carry their group's labels
+    /// and source "compactor"). Like Thanos, a block without external labels is refused.
     public static func upload(
         blockDirectory dir: String, to bucket: any Bucket, labels: [String: String]?,
-        source: String = "bucket.upload", concurrency: Int = 4
+        source: String? = "bucket.upload", concurrency: Int = 4
     ) async throws -> UploadResult {
         let block = try Block(directory: dir)
         let id = block.meta.ulid
         guard block.tombstones.isEmpty else {
             throw BlockOpsError.invalid("\(dir): block has \(block.tombstones.count) tombstones; apply them (rewrite) before uploading")
         }
+        var thanos = block.meta.thanos ?? ThanosMeta()
+        if let labels { thanos.labels = labels }
+        guard !thanos.labels.isEmpty else {
+            throw BlockOpsError.invalid("\(dir): the block has no external labels; Thanos refuses such blocks")
+        }
+        if let source { thanos.source = source } else if thanos.source.isEmpty { thanos.source = "bucket.upload" }
         if try await bucket.exists("\(id)/meta.json") {
             return UploadResult(ulid: id, skipped: true, bytes: 0)
         }
@@ -58,16 +66,8 @@ public enum BlockTransfer {
             }
         }
         var meta = block.meta
-        var t = meta.thanos ?? ThanosMeta()
-        if let labels {
-            t.labels = labels
-            t.resolution = meta.thanos?.resolution ?? 0
-            t.source = source
-        } else if meta.thanos == nil {
-            throw BlockOpsError.invalid("\(dir): block has no Thanos section; give external labels")
-        }
-        t.files = files
-        meta.thanos = t
+        thanos.files = files
+        meta.thanos = thanos
         var json = meta.json
         var section = json["thanos"] ?? .object([])
         if section["index_stats"] == nil { section.set("index_stats", .object([])) }

@@ -205,7 +205,7 @@ public final class BucketCompactor: Sendable {
             throw BlockOpsError.invalid("compacted block \(r.meta.ulid) failed verification: \(findings.prefix(3).map(\.description).joined(separator: "; "))")
         }
         progress?("\(group.key): uploading \(r.meta.ulid)")
-        _ = try await BlockTransfer.upload(blockDirectory: r.directory, to: bucket, labels: nil)
+        _ = try await BlockTransfer.upload(blockDirectory: r.directory, to: bucket, labels: nil, source: nil)
         try await BlockTransfer.checkUploaded(r.meta.ulid, in: bucket, against: r.directory)
         for m in inputs {
             try await BucketBlocks.mark(m.ulid, .deletion, details: "source of compacted block \(r.meta.ulid)", in: bucket)

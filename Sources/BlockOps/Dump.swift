@@ -15,7 +15,11 @@ public struct DumpOptions: Sendable {
 ///
 /// Beyond promtool 2.42 (which stops a series at its first histogram sample), native
 /// histogram samples print as `{labels} {count:..., sum:..., buckets} ts` (promtool >= 2.48's
-/// form) and Thanos aggregate chunks print one line per aggregate with an `__aggr__` label.
+/// form) and Thanos aggregate chunks print one line per aggregate sample with an `__aggr__`
+/// label (`count`, `sum`, `min`, `max`, `counter`) in its sorted place among the labels: per
+/// series, all `count` samples in time order, then `sum`, `min`, `max` and `counter`. Every
+/// sample of a sub-chunk is printed, including the counter's first raw sample and its
+/// trailing sample that repeats the last window's timestamp.
 public struct Dumper {
     let blocks: [Block]
     let options: DumpOptions
@@ -105,20 +109,41 @@ public struct Dumper {
         try out.flush()
     }
 
-    /// `{name="value", ...} ` for the cursor's current series.
-    func formatPrefix(_ c: Cursor, _ p: inout [UInt8]) throws {
+    /// `{name="value", ...} ` for the cursor's current series, with `__aggr__="<aggregate>"`
+    /// inserted where it sorts when `aggregate` is given.
+    func formatPrefix(_ c: Cursor, _ p: inout [UInt8], aggregate: String? = nil) throws {
         p.removeAll(keepingCapacity: true)
         p.append(UInt8(ascii: "{"))
         let ix = c.block.index
-        for (k, l) in c.labels.enumerated() {
-            if k > 0 { p.append(UInt8(ascii: ",")); p.append(UInt8(ascii: " ")) }
-            try ix.storage.withBytes(ix.symbolRange(l.name)) { p.append(contentsOf: $0) }
+        var pending = aggregate
+        var first = true
+        func separator() {
+            if !first { p.append(UInt8(ascii: ",")); p.append(UInt8(ascii: " ")) }
+            first = false
+        }
+        func appendAggregate(_ kind: String) {
+            separator()
+            p.append(contentsOf: "__aggr__=".utf8)
+            var v = kind
+            v.withUTF8 { GoText.appendQuoted(UnsafeRawBufferPointer($0), to: &p) }
+        }
+        for l in c.labels {
+            let name = try ix.symbolRange(l.name)
+            if let kind = pending, ix.storage.withBytes(name, { n in Self.aggrName.withUnsafeBytes { byteCompare($0, n) < 0 } }) {
+                appendAggregate(kind)
+                pending = nil
+            }
+            separator()
+            ix.storage.withBytes(name) { p.append(contentsOf: $0) }
             p.append(UInt8(ascii: "="))
             try ix.storage.withBytes(ix.symbolRange(l.value)) { GoText.appendQuoted($0, to: &p) }
         }
+        if let kind = pending { appendAggregate(kind) }
         p.append(UInt8(ascii: "}"))
         p.append(UInt8(ascii: " "))
     }
+
+    static let aggrName: [UInt8] = Array("__aggr__".utf8)
 
     @inline(__always)
     func wanted(_ t: Int64) -> Bool { t >= options.minTime && t <= options.maxTime }
@@ -126,6 +151,7 @@ public struct Dumper {
     func emitSingle(_ c: Cursor, prefix: [UInt8]) throws {
         let tomb = c.block.tombstones
         let hasTomb = !tomb.isEmpty
+        var aggregates = AggregateSamples()
         for m in c.chunks where m.maxTime >= options.minTime && m.minTime <= options.maxTime {
             let chunk = try c.block.chunks.chunk(m.ref)
             if chunk.encoding == .xor {
@@ -140,17 +166,21 @@ public struct Dumper {
                     DumpLine.appendFloat(prefix: prefix, scratch.v[k], t, to: &out.buffer)
                 }
                 try out.flushIfFull()
+            } else if chunk.encoding == .thanosAggregate {
+                try decodeAggregate(chunk, c, source: 0, into: &aggregates)
             } else {
                 var samples: [DumpSample] = []
                 try decodeOther(chunk, c, into: &samples)
                 for s in samples { try write(s, prefix: prefix) }
             }
         }
+        try writeAggregates(aggregates, c)
     }
 
     func emitMerged(_ cs: [Cursor], prefix: [UInt8]) throws {
         var samples: [DumpSample] = []
-        for c in cs {
+        var aggregates = AggregateSamples()
+        for (k, c) in cs.enumerated() {
             for m in c.chunks where m.maxTime >= options.minTime && m.minTime <= options.maxTime {
                 let chunk = try c.block.chunks.chunk(m.ref)
                 if chunk.encoding == .xor {
@@ -161,6 +191,8 @@ public struct Dumper {
                             samples.append(DumpSample(t: it.timestamp, value: .float(it.value)))
                         }
                     }
+                } else if chunk.encoding == .thanosAggregate {
+                    try decodeAggregate(chunk, c, source: k, into: &aggregates)
                 } else {
                     try decodeOther(chunk, c, into: &samples)
                 }
@@ -168,77 +200,94 @@ public struct Dumper {
         }
         // Stable by time; the first block's sample wins a tie.
         let order = samples.indices.sorted { (samples[$0].t, $0) < (samples[$1].t, $1) }
-        var last: (Int64, [UInt8])? = nil
+        var last: Int64? = nil
         for i in order {
             let s = samples[i]
-            if let l = last, l.0 == s.t, l.1 == s.labelSuffixKey { continue }
-            last = (s.t, s.labelSuffixKey)
+            if s.t == last { continue }
+            last = s.t
             try write(s, prefix: prefix)
         }
+        try writeAggregates(aggregates, cs[0])
     }
 
     func write(_ s: DumpSample, prefix: [UInt8]) throws {
         switch s.value {
-        case .float(let v):
-            DumpLine.appendFloat(prefix: prefix, v, s.t, to: &out.buffer)
-        case .text(let t):
-            DumpLine.appendText(prefix: prefix, t, s.t, to: &out.buffer)
-        case .aggregate(let name, let v):
-            // Insert __aggr__ as the first label: it sorts before every other name.
-            out.buffer.append(UInt8(ascii: "{"))
-            out.buffer.append(contentsOf: "__aggr__=\"\(name)\"".utf8)
-            if prefix.count > 3 { out.buffer.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
-            out.buffer.append(contentsOf: prefix[1...])
-            GoText.appendFloat(v, to: &out.buffer)
-            DumpLine.appendTimestamp(s.t, to: &out.buffer)
+        case .float(let v): DumpLine.appendFloat(prefix: prefix, v, s.t, to: &out.buffer)
+        case .text(let t): DumpLine.appendText(prefix: prefix, t, s.t, to: &out.buffer)
         }
         try out.flushIfFull()
     }
 
-    /// Histogram, float histogram and Thanos aggregate chunks.
+    /// A series' aggregate samples, one aggregate after the other, each in time order. Of
+    /// samples at one timestamp from different blocks the first block's are kept; samples
+    /// at one timestamp from the same block (the counter's trailing sample) all print.
+    func writeAggregates(_ a: AggregateSamples, _ c: Cursor) throws {
+        var prefix: [UInt8] = []
+        for kind in AggregateChunk.Kind.allCases {
+            let list = a.byKind[kind.rawValue]
+            if list.isEmpty { continue }
+            try formatPrefix(c, &prefix, aggregate: kind.name)
+            let order = list.indices.sorted { (list[$0].sample.t, $0) < (list[$1].sample.t, $1) }
+            var last: (t: Int64, source: Int)? = nil
+            for i in order {
+                let (s, source) = list[i]
+                if let l = last, l.t == s.t, l.source != source { continue }
+                last = (s.t, source)
+                try write(s, prefix: prefix)
+            }
+        }
+    }
+
+    /// Histogram and float histogram chunks.
     func decodeOther(_ chunk: RawChunk, _ c: Cursor, into samples: inout [DumpSample]) throws {
         let tomb = c.block.tombstones
         try chunk.withData { (data) throws(TSDBError) in
             let origin = chunk.dataRange.lowerBound
             switch chunk.encoding {
-            case .histogram:
-                var it = try HistogramIterator(data, origin: origin)
-                while try it.next() {
-                    guard wanted(it.timestamp) && !tomb.isDeleted(c.ref, it.timestamp) else { continue }
-                    samples.append(DumpSample(t: it.timestamp, value: .text(it.histogram.description)))
-                }
-            case .floatHistogram:
-                var it = try FloatHistogramIterator(data, origin: origin)
-                while try it.next() {
-                    guard wanted(it.timestamp) && !tomb.isDeleted(c.ref, it.timestamp) else { continue }
-                    samples.append(DumpSample(t: it.timestamp, value: .text(it.histogram.description)))
-                }
-            case .thanosAggregate:
-                let agg = try AggregateChunk(data, origin: origin)
-                for (kind, e) in agg.present {
-                    let bytes = UnsafeRawBufferPointer(rebasing: data[e.range])
-                    let o = origin + e.range.lowerBound
-                    switch e.encoding {
-                    case .xor:
-                        var it = try XORIterator(bytes, origin: o)
-                        while try it.next() {
-                            guard wanted(it.timestamp) else { continue }
-                            samples.append(DumpSample(t: it.timestamp, value: .aggregate(kind.name, it.value)))
-                        }
-                    case .floatHistogram:
-                        var it = try FloatHistogramIterator(bytes, origin: o)
-                        while try it.next() {
-                            guard wanted(it.timestamp) else { continue }
-                            samples.append(DumpSample(t: it.timestamp, value: .text(it.histogram.description)))
-                        }
-                    default:
-                        throw TSDBError(.unsupported, offset: o, "aggregate \(kind.name) sub-chunk has encoding \(e.encoding)")
-                    }
+            case .histogram, .floatHistogram:
+                try decodeHistograms(chunk.encoding, data, origin: origin) { t, text in
+                    if wanted(t) && !tomb.isDeleted(c.ref, t) { samples.append(DumpSample(t: t, value: .text(text))) }
                 }
             default:
                 throw TSDBError(.unsupported, file: c.block.directory, section: "chunk \(chunk.start)",
                                 offset: chunk.start, "chunk encoding \(chunk.encoding) cannot be dumped")
             }
+        }
+    }
+
+    /// A Thanos aggregate chunk's samples, per aggregate.
+    func decodeAggregate(_ chunk: RawChunk, _ c: Cursor, source: Int, into a: inout AggregateSamples) throws {
+        let tomb = c.block.tombstones
+        try chunk.withData { (data) throws(TSDBError) in
+            let origin = chunk.dataRange.lowerBound
+            let agg = try AggregateChunk(data, origin: origin)
+            for (kind, e) in agg.present {
+                let bytes = UnsafeRawBufferPointer(rebasing: data[e.range])
+                let o = origin + e.range.lowerBound
+                func add(_ t: Int64, _ v: DumpSample.Value) {
+                    if wanted(t) && !tomb.isDeleted(c.ref, t) { a.byKind[kind.rawValue].append((DumpSample(t: t, value: v), source)) }
+                }
+                switch e.encoding {
+                case .xor:
+                    var it = try XORIterator(bytes, origin: o)
+                    while try it.next() { add(it.timestamp, .float(it.value)) }
+                case .histogram, .floatHistogram:
+                    try decodeHistograms(e.encoding, bytes, origin: o) { add($0, .text($1)) }
+                default:
+                    throw TSDBError(.unsupported, offset: o, "aggregate \(kind.name) sub-chunk has encoding \(e.encoding)")
+                }
+            }
+        }
+    }
+
+    func decodeHistograms(_ enc: ChunkEncoding, _ data: UnsafeRawBufferPointer, origin: Int,
+                          _ body: (Int64, String) -> Void) throws(TSDBError) {
+        if enc == .histogram {
+            var it = try HistogramIterator(data, origin: origin)
+            while try it.next() { body(it.timestamp, it.histogram.description) }
+        } else {
+            var it = try FloatHistogramIterator(data, origin: origin)
+            while try it.next() { body(it.timestamp, it.histogram.description) }
         }
     }
 }
@@ -247,15 +296,15 @@ struct DumpSample {
     enum Value {
         case float(Double)
         case text(String)
-        case aggregate(String, Double)
     }
     var t: Int64
     var value: Value
-    /// Aggregates of one timestamp differ by kind, so they are not duplicates of each other.
-    var labelSuffixKey: [UInt8] {
-        if case .aggregate(let n, _) = value { return Array(n.utf8) }
-        return []
-    }
+}
+
+/// One series' aggregate samples by aggregate (indexed by `AggregateChunk.Kind`), each with
+/// the index of the block it came from.
+struct AggregateSamples {
+    var byKind: [[(sample: DumpSample, source: Int)]] = Array(repeating: [], count: AggregateChunk.Kind.allCases.count)
 }
 
 extension Dumper {

@@ -6,13 +6,13 @@ import TSDB
 struct Blockyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blockyard",
-        abstract: "Read, verify and inspect Thanos/Prometheus TSDB blocks, locally or in object storage.",
+        abstract: "Read, verify, inspect and downsample Thanos/Prometheus TSDB blocks, locally or in object storage.",
         discussion: """
             Exit status: 0 success; 1 verify found problems; 2 a block or file is unreadable \
             (corrupt, truncated, unsupported); 3 storage or I/O failure; 64 usage error.
             """,
         version: BlockyardVersion.string,
-        subcommands: [BlockCommand.self, Ls.self, Inspect.self, Verify.self, Compact.self, Mark.self, Cleanup.self, Upload.self, Download.self, Replicate.self, Version.self]
+        subcommands: [BlockCommand.self, Ls.self, Inspect.self, Verify.self, Compact.self, Downsample.self, Mark.self, Cleanup.self, Upload.self, Download.self, Replicate.self, Version.self]
     )
 }
 

@@ -18,10 +18,7 @@ struct XORCorpus {
     var samples = 0
 
     init() {
-        let env = ProcessInfo.processInfo.environment["BENCH_BLOCKS"]
-        let roots = env.map { $0.split(separator: ":").map(String.init) }
-            ?? ["bulk", "values", "timing", "types", "labels"].map { repoRoot + "/fixtures/blocks/" + $0 } + [repoRoot + "/fixtures/demo-bucket"]
-        for r in roots {
+        for r in benchmarkBlockRoots() {
             for dir in (try? Block.directories(at: r)) ?? [] {
                 guard let b = try? Block(directory: dir), let refs = try? b.index.allPostings() else { continue }
                 var l: [LabelRef] = []
@@ -38,6 +35,13 @@ struct XORCorpus {
             }
         }
     }
+}
+
+/// The directories of blocks the benchmarks read: BENCH_BLOCKS (colon-separated), or the
+/// fixture block sets.
+func benchmarkBlockRoots() -> [String] {
+    ProcessInfo.processInfo.environment["BENCH_BLOCKS"].map { $0.split(separator: ":").map(String.init) }
+        ?? ["bulk", "values", "timing", "types", "labels"].map { repoRoot + "/fixtures/blocks/" + $0 } + [repoRoot + "/fixtures/demo-bucket"]
 }
 
 nonisolated(unsafe) let corpus = XORCorpus()
@@ -97,6 +101,8 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+
+    downsampleBenchmarks(smoke: smoke)
 }
 
 /// Decodes chunks with the bulk decoder into one reused buffer; returns a checksum.
