@@ -19,6 +19,10 @@ public struct BucketCompactorOptions: Sendable {
     /// Resolution (ms) -> retention (ms); absent or 0 keeps forever.
     public var retention: [Int64: Int64] = [:]
     public var segmentSize = ChunkWriter.defaultSegmentSize
+    /// After compaction, downsample as Thanos' compactor does (raw to 5m, then 5m to 1h).
+    public var downsample = true
+    /// Where the downsampler's meta.json cache lives (the catalog's, normally).
+    public var metaCacheDirectory: String? = nil
 
     public init(policy: CompactionPolicy, workDirectory: String) {
         self.policy = policy
@@ -49,6 +53,8 @@ public struct CompactionSummary: Sendable {
     public var deleted: [ULID] = []
     public var partialDeleted: [ULID] = []
     public var excluded: [Exclusion] = []
+    /// The downsampling passes that followed compaction (nil when disabled).
+    public var downsampling: DownsampleJob.Report? = nil
 
     public init() {}
 }
@@ -110,6 +116,14 @@ public final class BucketCompactor: Sendable {
         for (c, s) in results {
             summary.compactions += c
             summary.skipped += s
+        }
+        if options.downsample {
+            var d = DownsampleJob.Options()
+            d.concurrency = options.concurrency
+            d.dryRun = options.dryRun
+            d.workDirectory = options.workDirectory + "/downsample"
+            d.metaCacheDirectory = options.metaCacheDirectory
+            summary.downsampling = try await DownsampleJob(bucket: bucket, options: d, logger: logger).run()
         }
         try await applyRetention(entries, &summary)
         try await cleanup(entries, &summary)

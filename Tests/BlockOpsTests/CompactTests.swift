@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import ObjectStore
 import Testing
 import TestSupport
 import TSDB
@@ -277,5 +279,55 @@ struct CompactRepairTests {
         #expect(try b.index.postings(name: "__name__", value: "up").isEmpty)
         #expect(r.meta.stats.numSeries < UInt64(try Block(directory: set[0]).index.allPostings().count))
         _ = try Promtool.run(["tsdb", "analyze", out])
+    }
+}
+
+/// The whole job on a bucket of two days of 2h blocks: compaction up to the 2d range, then
+/// downsampling of the result, as Thanos' compactor runs them.
+@Suite("Compaction job: compact, then downsample")
+struct CompactJobTests {
+    @Test("50h of 2h blocks: the first 48h become one 2d-range block and its 5m downsample; the raw data is unchanged")
+    func compactThenDownsample() async throws {
+        var lines: [String] = ["# TYPE temp gauge"]
+        let t0 = CompactTests.t0
+        for s in 0..<3 {
+            for i in stride(from: 0, to: 50 * 3600, by: 60) { lines.append("temp{sensor=\"s\(s)\"} \(Double((i / 60 + s) % 97)) \(t0 + Int64(i))") }
+        }
+        let made = try Promtool.createBlocks(openMetrics: lines.joined(separator: "\n") + "\n# EOF\n", tag: "job50h")
+        defer { Fixtures.cleanup(made.dir) }
+        try #require(made.blocks.count == 25)
+        // Head blocks span their whole 2h window (promtool's start at the first sample);
+        // Thanos' planner only merges windows that such blocks fill.
+        for b in made.blocks {
+            var m = try Block(directory: b).meta
+            m.minTime = m.minTime / 7_200_000 * 7_200_000
+            m.maxTime = m.minTime + 7_200_000
+            try m.serialized().write(toFile: b + "/meta.json", atomically: true, encoding: .utf8)
+        }
+        let bucketDir = try Fixtures.tempDir("job-bucket")
+        defer { Fixtures.cleanup(bucketDir); Fixtures.cleanup(bucketDir + ".data") }
+        let bucket = FilesystemBucket(directory: bucketDir)
+        for b in made.blocks { _ = try await BlockTransfer.upload(blockDirectory: b, to: bucket, labels: ["cluster": "job"], source: "sidecar") }
+        var policy = CompactionPolicy(now: Date().timeIntervalSince1970)
+        policy.consistencyDelay = 0
+        let job = BucketCompactor(bucket: bucket, catalog: BucketCatalog(bucket: bucket),
+                                  options: BucketCompactorOptions(policy: policy, workDirectory: bucketDir + ".data"), logger: Logger(label: "t"))
+        let summary = try await job.run()
+        #expect(summary.skipped.isEmpty)
+        #expect(summary.compactions.count == 7, "six 8h windows, then the 2d window")
+        let (entries, _) = try await BucketCatalog(bucket: bucket).list()
+        let live = entries.filter { !$0.markers.contains(.deletion) && $0.meta != nil }
+        let raw = live.filter { $0.meta!.resolution == 0 }
+        let five = live.filter { $0.meta!.resolution == 300_000 }
+        #expect(raw.contains { $0.meta!.maxTime - $0.meta!.minTime == 48 * 3_600_000 })
+        #expect(five.count == 1, "\(live.map { ($0.ulid, $0.meta!.resolution) })")
+        #expect(summary.downsampling?.downsampled.count == 1)
+        // The raw blocks still hold exactly the data promtool wrote.
+        #expect(try Promtool.dump(raw.map { bucketDir + "/\($0.ulid)" }) == Promtool.dump(made.blocks))
+        if let d = five.first {
+            let big = try #require(raw.max { ($0.meta!.maxTime - $0.meta!.minTime) < ($1.meta!.maxTime - $1.meta!.minTime) })
+            #expect(Set(d.meta!.compaction.sources) == Set(big.meta!.compaction.sources))
+            #expect(BlockVerifier().verify(directory: bucketDir + "/\(d.ulid)").isEmpty)
+        }
     }
 }

@@ -26,11 +26,14 @@ struct Compact: AsyncParsableCommand {
             Thanos' rules (ranges 2h, 8h, 2d, 14d; the newest block left out; aligned windows; \
             no-compact marks; overlapping blocks merged when vertical compaction is on). Results \
             are written under --data-dir, checked, uploaded with meta.json last and re-read; only \
-            then are their sources marked for deletion. Then blocks past retention are marked, \
+            then are their sources marked for deletion. Then blocks are downsampled as Thanos' \
+            compactor does (raw blocks of 40h or more to 5m, 5m blocks of 10 days or more to 1h; \
+            --downsampling.disable turns it off), blocks past retention are marked, \
             and cleanup deletes blocks marked longer ago than --delete-delay and partial uploads \
             older than 48h. A group that cannot be compacted (overlaps without vertical compaction, \
             a broken input block) is reported and skipped; the others go on. \
-            Exit status: 0 all planned work done; 1 a group was skipped (see the summary); 2 a \
+            Exit status: 0 all planned work done; 1 a group was skipped or a block failed to \
+            downsample (see the summary); 2 a \
             block is unreadable; 3 storage failure; 64 usage.
             """
     )
@@ -64,6 +67,9 @@ struct Compact: AsyncParsableCommand {
 
     @Option(name: .customLong("consistency-delay"), help: "Uploads younger than this are left alone (not for blocks a compactor made).")
     var consistencyDelay = DurationArgument(millis: 30 * 60_000)
+
+    @Flag(name: .customLong("downsampling.disable"), help: "Do not downsample after compacting (Thanos' flag).")
+    var noDownsampling = false
 
     @Option(name: .customLong("retention.resolution-raw"), help: "How long raw blocks are kept (0d = forever).")
     var retentionRaw = DurationArgument(millis: 0)
@@ -101,6 +107,8 @@ struct Compact: AsyncParsableCommand {
                 o.concurrency = concurrency
                 o.dryRun = dryRun
                 o.deleteDelay = deleteDelay.millis
+                o.downsample = !noDownsampling
+                o.metaCacheDirectory = catalog.cacheDirectory
                 let retention: [Int64: Int64] = [0: retentionRaw.millis, 300_000: retention5m.millis, 3_600_000: retention1h.millis]
                 o.retention = retention.filter { $0.value > 0 }
                 let report: (@Sendable (String) -> Void)? = tty ? { @Sendable (s: String) in printProgress(s) } : nil
@@ -109,7 +117,7 @@ struct Compact: AsyncParsableCommand {
                 let out = OutputSink()
                 try out.write(Self.render(summary, dryRun: dryRun))
                 try out.flush()
-                anySkipped = anySkipped || !summary.skipped.isEmpty
+                anySkipped = anySkipped || !summary.skipped.isEmpty || (summary.downsampling?.failures ?? 0) > 0
                 guard wait else { break }
                 try await Task.sleep(nanoseconds: UInt64(waitInterval.millis) * 1_000_000)
             }
@@ -125,6 +133,9 @@ struct Compact: AsyncParsableCommand {
             out += "\n    " + c.inputs.map(\.description).joined(separator: " ") + "\n"
         }
         for k in s.skipped { out += "skipped \(k.group): \(k.reason)\n" }
+        for pass in s.downsampling?.passes ?? [] {
+            for o in pass.outcomes { out += "downsample pass \(pass.number): " + Downsample.text(o) + "\n" }
+        }
         for e in s.excluded { out += "left out \(e.ulid): \(e.reason)\n" }
         let d = dryRun ? "would mark" : "marked"
         for id in s.garbageMarked { out += "\(d) \(id) for deletion (its sources are in another block)\n" }
@@ -132,6 +143,7 @@ struct Compact: AsyncParsableCommand {
         for id in s.deleted { out += "\(dryRun ? "would delete" : "deleted") \(id) (marked for deletion longer than the delete delay)\n" }
         for id in s.partialDeleted { out += "\(dryRun ? "would delete" : "deleted") partial upload \(id)\n" }
         out += "summary: \(s.compactions.count) compaction(s)\(dryRun ? " planned" : " done"), \(s.skipped.count) group(s) skipped, "
+        out += "\(s.downsampling?.downsampled.count ?? 0) downsampled, "
         out += "\(s.garbageMarked.count + s.retentionMarked.count) block(s) marked for deletion, \(s.deleted.count + s.partialDeleted.count) deleted\n"
         return out
     }
