@@ -12,7 +12,7 @@ struct Blockyard: AsyncParsableCommand {
             (corrupt, truncated, unsupported); 3 storage or I/O failure; 64 usage error.
             """,
         version: BlockyardVersion.string,
-        subcommands: [BlockCommand.self, Ls.self, Inspect.self, Verify.self, Compact.self, Downsample.self, Mark.self, Cleanup.self, Upload.self, Download.self, Replicate.self, Version.self]
+        subcommands: [BlockCommand.self, Ls.self, Inspect.self, Verify.self, Compact.self, Downsample.self, Mark.self, Cleanup.self, Upload.self, Download.self, Replicate.self, WALCommand.self, Version.self]
     )
 }
 
