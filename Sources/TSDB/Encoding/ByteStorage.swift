@@ -12,7 +12,7 @@ import Darwin
 /// than 4 GiB is addressable.
 public final class ByteStorage: @unchecked Sendable {
     /// The bytes. Valid for the lifetime of this object.
-    package let raw: UnsafeRawBufferPointer
+    @usableFromInline package let raw: UnsafeRawBufferPointer
     /// A human name used in errors: usually the path of the file.
     public let name: String
     private let release: Release
@@ -21,6 +21,10 @@ public final class ByteStorage: @unchecked Sendable {
         case none
         case munmap
         case free
+        /// A view of part of another storage, kept alive by the view.
+        case parent(ByteStorage)
+        /// A buffer lent by a pool, given back when the storage goes.
+        case pooled(BufferPool, UnsafeMutableRawBufferPointer)
     }
 
     /// Copies `bytes` into a storage of its own.
@@ -37,6 +41,20 @@ public final class ByteStorage: @unchecked Sendable {
     /// the storage). For objects assembled from ranged reads without an extra copy.
     public static func owning(_ p: UnsafeMutableRawBufferPointer, name: String) -> ByteStorage {
         ByteStorage(raw: UnsafeRawBufferPointer(p), name: name, release: .free)
+    }
+
+    /// `count` bytes of a buffer taken from `pool` (the caller has filled them), which goes
+    /// back to the pool when the storage is released.
+    package static func pooled(_ buffer: UnsafeMutableRawBufferPointer, count: Int, from pool: BufferPool, name: String) -> ByteStorage {
+        precondition(count >= 0 && count <= buffer.count)
+        return ByteStorage(raw: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]), name: name,
+                           release: .pooled(pool, buffer))
+    }
+
+    /// The bytes in `range` as a storage of their own that keeps this one alive; no copy.
+    public func view(_ range: Range<Int>, name: String? = nil) -> ByteStorage {
+        precondition(range.lowerBound >= 0 && range.upperBound <= raw.count, "range outside storage")
+        return ByteStorage(raw: UnsafeRawBufferPointer(rebasing: raw[range]), name: name ?? self.name, release: .parent(self))
     }
 
     private init(raw: UnsafeRawBufferPointer, name: String, release: Release) {
@@ -67,9 +85,10 @@ public final class ByteStorage: @unchecked Sendable {
 
     deinit {
         switch release {
-        case .none: break
+        case .none, .parent: break
         case .munmap: munmap(UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count)
         case .free: raw.baseAddress.map { UnsafeMutableRawPointer(mutating: $0).deallocate() }
+        case .pooled(let pool, let buffer): pool.giveBack(buffer)
         }
     }
 
