@@ -118,12 +118,8 @@ public struct SeriesBatch: Sendable {
     let seriesErrors: [Int: TSDBError]
     /// The bytes read, and where each chunk's record lies in them.
     let windows: [ByteStorage]
-    let chunkWindow: [Int32]
-    let chunkStart: [Int32]
-    let chunkHeaders: [RawChunk.Header]
+    let slots: [ChunkSlot]
     let chunkErrors: [Int: TSDBError]
-    /// The sample count in each chunk's header (-1 for aggregates and unreadable chunks).
-    let chunkSamples: [Int32]
 
     /// Series in the batch.
     public var count: Int { refs.count }
@@ -151,17 +147,43 @@ public struct SeriesBatch: Sendable {
     /// batch, as in any `ArraySlice`). Throws when its ref points nowhere, its bytes run
     /// past the segment, or (with `verifyChecksums`) its CRC32C does not match.
     public func chunk(_ k: Int) throws(TSDBError) -> RawChunk {
-        if !chunkErrors.isEmpty, let e = chunkErrors[k] { throw e }
-        let w = windows[Int(chunkWindow[k])]
-        return try RawChunk(w, at: Int(chunkStart[k]), header: chunkHeaders[k], origin: 0, verifyChecksum: false)
+        let s = slots[k]
+        guard s.window >= 0 else {
+            throw chunkErrors[k] ?? TSDBError(.corrupt, file: "chunks", offset: chunkList[k].ref.offset, "chunk \(chunkList[k].ref) was not read")
+        }
+        return try RawChunk(windows[Int(s.window)], at: Int(s.start), header: s.header, origin: 0, verifyChecksum: false)
     }
 
     /// The samples chunk `k`'s header claims; nil for Thanos aggregates (which have none)
     /// and chunks that did not read.
-    public func sampleCount(_ k: Int) -> Int? { chunkSamples[k] < 0 ? nil : Int(chunkSamples[k]) }
+    public func sampleCount(_ k: Int) -> Int? { slots[k].samples < 0 ? nil : Int(slots[k].samples) }
 
     package func entryEnd(_ i: Int) -> Int { entryEnds[i] }
     package func chunkBase(_ i: Int) -> Int { i == 0 ? 0 : chunkEnds[i - 1] }
+}
+
+/// Where one chunk of a batch was found (window -1: not read, see the batch's errors).
+struct ChunkSlot: Sendable {
+    init() {}
+
+    init(window: Int32, start: Int32, result r: ChunkRecordScan.Result) {
+        self.window = window
+        self.start = start
+        dataLength = Int32(r.header.dataLength)
+        samples = r.header.encoding == .thanosAggregate ? -1 : r.samples
+        headerLength = UInt8(r.header.headerLength)
+        encoding = r.header.encoding
+    }
+
+    var window: Int32 = -1
+    var start: Int32 = 0
+    var dataLength: Int32 = 0
+    /// The sample count in the header (-1 for Thanos aggregates).
+    var samples: Int32 = -1
+    var headerLength: UInt8 = 0
+    var encoding = ChunkEncoding.none
+
+    var header: RawChunk.Header { RawChunk.Header(dataLength: Int(dataLength), headerLength: Int(headerLength), encoding: encoding) }
 }
 
 /// Steps through a stream one series at a time (for merging several streams).
@@ -241,6 +263,9 @@ struct Planner: Sendable {
         segmentSizes = segments.map { $0.problem == nil ? $0.size : -1 }
         self.options = options
         refs.reserveCapacity(min(options.maxSeriesPerBatch, 4096))
+        chunkList.reserveCapacity(min(1 << 16, options.windowBytes / 128))
+        chunkRange.reserveCapacity(min(1 << 16, options.windowBytes / 128))
+        labelList.reserveCapacity(min(1 << 16, options.windowBytes / 64))
     }
 
     var count: Int { refs.count }
@@ -258,7 +283,7 @@ struct Planner: Sendable {
         for k in c0..<chunkList.count {
             let c = chunkList[k].ref
             let s = c.segment, o = c.offset
-            bytes += (s == last.segment && o > last.offset) ? min(o - last.offset, options.coalesceGap) : options.chunkSizeHint
+            bytes &+= (s == last.segment && o > last.offset) ? min(o - last.offset, options.coalesceGap) : options.chunkSizeHint
             last = (s, o)
         }
         if !refs.isEmpty, estimatedBytes + bytes > options.windowBytes {
@@ -279,6 +304,7 @@ struct Planner: Sendable {
     }
 
     /// Checks chunk k's ref and assigns it to a read range.
+    @inline(__always)
     mutating func place(_ k: Int) {
         let c = chunkList[k].ref
         let s = c.segment, o = c.offset
@@ -287,15 +313,19 @@ struct Planner: Sendable {
             chunkRange.append(-1)
             return
         }
-        if (s, o) < lastRef { ordered = false }
+        if s < lastRef.segment || (s == lastRef.segment && o < lastRef.offset) { ordered = false }
         lastRef = (s, o)
-        if ordered, var r = ranges.last, r.segment == s, o - r.lastStart <= options.coalesceGap {
-            r.lastStart = o
-            ranges[ranges.count - 1] = r
-        } else if ordered {
-            ranges.append(ReadRange(segment: s, lower: o, lastStart: o))
+        if ordered {
+            let n = ranges.count
+            if n > 0, ranges[n - 1].segment == s, o - ranges[n - 1].lastStart <= options.coalesceGap {
+                ranges[n - 1].lastStart = o
+            } else {
+                ranges.append(ReadRange(segment: s, lower: o, lastStart: o))
+            }
+            chunkRange.append(Int32(ranges.count - 1))
+        } else {
+            chunkRange.append(0)
         }
-        chunkRange.append(ordered ? Int32(ranges.count - 1) : 0)
     }
 
     func refProblem(_ c: ChunkRef) -> TSDBError {
@@ -355,21 +385,35 @@ struct Planner: Sendable {
     func fetch(_ segments: [ChunkSegment], _ options: SeriesStream.Options) async throws -> SeriesBatch {
         var windows = try await Self.read(ranges.map { (segments[$0.segment].source, $0.lower..<$0.upper) })
         let n = chunkList.count
-        var r = Resolved(count: n, errors: chunkErrors)
+        var slots = [ChunkSlot](repeating: ChunkSlot(), count: n)
+        var errors = chunkErrors
         var alone: [Int] = []
-        var perWindow = [[Int]](repeating: [], count: ranges.count)
-        for k in 0..<n where chunkRange[k] >= 0 { perWindow[Int(chunkRange[k])].append(k) }
-        for (w, ks) in perWindow.enumerated() where !ks.isEmpty {
+        // Chunks grouped by window (consecutive when refs are in order, the usual case).
+        var byWindow: [Int: [Int]] = [:]
+        var k = 0
+        while k < n {
+            let w = Int(chunkRange[k])
+            guard w >= 0 else { k += 1; continue }
+            var ks: [Int] = []
+            while k < n, chunkRange[k] == w || chunkRange[k] < 0 {
+                if chunkRange[k] >= 0 { ks.append(k) }
+                k += 1
+            }
+            byWindow[w, default: []].append(contentsOf: ks)
+        }
+        for (w, ks) in byWindow {
             let origin = ranges[w].lower
             let offsets = ks.map { Int64(chunkList[$0].ref.offset - origin) }
-            let file = segments[ranges[w].segment].name
             offsets.withUnsafeBufferPointer { ob in
                 ChunkRecordScan.scan(windows[w].raw, offsets: ob, checkCRC: options.verifyChecksums) { i, res in
                     let k = ks[i]
-                    if res.status == .pastEnd {
+                    switch res.status {
+                    case .ok:
+                        slots[k] = ChunkSlot(window: Int32(w), start: Int32(ob[i]), result: res)
+                    case .pastEnd:
                         alone.append(k)
-                    } else {
-                        r.record(k, res, window: w, start: Int(offsets[i]), ref: chunkList[k].ref, file: file)
+                    default:
+                        errors[k] = Self.problem(res, chunkList[k].ref, segments)
                     }
                 }
             }
@@ -393,49 +437,31 @@ struct Planner: Sendable {
                 return out
             }
             for (k, win, res, err) in found {
-                if let err { r.errors[k] = err; continue }
+                if let err { errors[k] = err; continue }
                 guard let win, let res else { continue }
-                windows.append(win)
-                r.record(k, res, window: windows.count - 1, start: 0, ref: chunkList[k].ref, file: segments[chunkList[k].ref.segment].name)
+                if res.status == .ok {
+                    windows.append(win)
+                    slots[k] = ChunkSlot(window: Int32(windows.count - 1), start: 0, result: res)
+                } else {
+                    errors[k] = Self.problem(res, chunkList[k].ref, segments)
+                }
             }
         }
         return SeriesBatch(refs: refs, labelEnds: labelEnds, chunkEnds: chunkEnds, labelList: labelList, chunkList: chunkList,
-                           entryEnds: entryEnds, seriesErrors: seriesErrors, windows: windows, chunkWindow: r.window,
-                           chunkStart: r.start, chunkHeaders: r.headers, chunkErrors: r.errors, chunkSamples: r.samples)
+                           entryEnds: entryEnds, seriesErrors: seriesErrors, windows: windows, slots: slots, chunkErrors: errors)
     }
 
-    /// Where each chunk of a batch was found.
-    struct Resolved {
-        var window: [Int32]
-        var start: [Int32]
-        var headers: [RawChunk.Header]
-        var samples: [Int32]
-        var errors: [Int: TSDBError]
-
-        init(count n: Int, errors: [Int: TSDBError]) {
-            window = [Int32](repeating: -1, count: n)
-            start = [Int32](repeating: 0, count: n)
-            headers = [RawChunk.Header](repeating: RawChunk.Header(dataLength: 0, headerLength: 0, encoding: .none), count: n)
-            samples = [Int32](repeating: -1, count: n)
-            self.errors = errors
-        }
-
-        mutating func record(_ k: Int, _ res: ChunkRecordScan.Result, window w: Int, start pos: Int, ref c: ChunkRef, file: String) {
-            switch res.status {
-            case .ok:
-                window[k] = Int32(w)
-                start[k] = Int32(pos)
-                headers[k] = res.header
-                samples[k] = res.header.encoding == .thanosAggregate ? -1 : res.samples
-            case .checksum:
-                let want = "CRC32C mismatch over \(res.header.dataLength + 1) bytes: computed \(hex32(res.computedCRC))"
-                errors[k] = TSDBError(.checksum, file: file, section: "chunk \(c)", offset: c.offset, want)
-            case .badLength:
-                errors[k] = TSDBError(.corrupt, file: file, section: "chunk \(c)", offset: c.offset, "chunk length field is longer than 5 bytes or impossible")
-            case .pastEnd:
-                errors[k] = TSDBError(.truncated, file: file, section: "chunk \(c)", offset: c.offset,
-                                      "chunk of \(res.header.dataLength) bytes at \(c.offset) runs past the end of the segment")
-            }
+    static func problem(_ res: ChunkRecordScan.Result, _ c: ChunkRef, _ segments: [ChunkSegment]) -> TSDBError {
+        let file = segments[c.segment].name
+        switch res.status {
+        case .checksum:
+            return TSDBError(.checksum, file: file, section: "chunk \(c)", offset: c.offset,
+                             "CRC32C mismatch over \(res.header.dataLength + 1) bytes: computed \(hex32(res.computedCRC))")
+        case .badLength:
+            return TSDBError(.corrupt, file: file, section: "chunk \(c)", offset: c.offset, "chunk length field is longer than 5 bytes or impossible")
+        default:
+            return TSDBError(.truncated, file: file, section: "chunk \(c)", offset: c.offset,
+                             "chunk of \(res.header.dataLength) bytes at \(c.offset) runs past the end of the segment")
         }
     }
 

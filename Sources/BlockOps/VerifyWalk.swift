@@ -124,7 +124,8 @@ struct WalkContext: Sendable {
                 w.numChunks += UInt64(cr.count)
                 for k in cr {
                     let c = C[k]
-                    if b.chunkWindow[k] < 0 {
+                    let slot = b.slots[k]
+                    if slot.window < 0 {
                         w.uncountedChunks += 1
                         // A segment whose header is wrong was reported once, for the file.
                         if c.ref.segment < block.segments.count, block.segments[c.ref.segment].problem != nil { continue }
@@ -133,13 +134,13 @@ struct WalkContext: Sendable {
                                       e.offset, series: text(labels), e.detail)
                         }
                     } else {
-                        let enc = b.chunkHeaders[k].encoding
+                        let enc = slot.encoding
                         if !enc.isKnown {
                             w.uncountedChunks += 1
                             w.log.add(.chunkEncoding, block.segments[c.ref.segment].name, c.ref.offset, series: text(labels),
                                       "unknown chunk encoding \(enc.rawValue)")
-                        } else if b.chunkSamples[k] >= 0 {
-                            w.numSamples &+= UInt64(b.chunkSamples[k])
+                        } else if slot.samples >= 0 {
+                            w.numSamples &+= UInt64(slot.samples)
                         }
                     }
                     if k > cr.lowerBound, c.minTime <= C[k - 1].maxTime {
@@ -160,7 +161,7 @@ struct WalkContext: Sendable {
                         w.log.add(.chunkOutsideBlock, "index", at, series: text(labels),
                                   "chunk [\(c.minTime), \(c.maxTime)] is outside the block [\(mint), \(maxt))")
                     }
-                    if let samples, b.chunkWindow[k] >= 0, let r = try? b.chunk(k), r.encoding.isKnown, let problem = samples.check(r, c) {
+                    if let samples, slot.window >= 0, let r = try? b.chunk(k), r.encoding.isKnown, let problem = samples.check(r, c) {
                         w.log.add(.chunkSamples, block.segments[c.ref.segment].name, c.ref.offset, series: text(labels), problem)
                     }
                 }
