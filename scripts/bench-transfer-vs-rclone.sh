@@ -40,7 +40,6 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-GEN="$ROOT/scripts/gen-bench-openmetrics.py"
 HELPER="$ROOT/scripts/bench/populate_container.py"
 EMULATOR="$ROOT/Tests/emulator/azblob_emulator.py"
 PROMTOOL="${PROMTOOL:-/usr/bin/promtool}"
@@ -92,43 +91,8 @@ echo "cpus: $(nproc), mode: $MODE, runs: $RUNS, BENCH_DIR: $BENCH_DIR" >&2
 # --- blocks ----------------------------------------------------------------------------------------
 DATA="$BENCH_DIR/data"
 mkdir -p "$DATA"
-GEN_HASH="$(sha256sum "$GEN" | cut -c1-12)"
-
-# find_or_make NAME PROFILE SERIES [generator args...]: prints the block directory <db>/<ULID>.
-# Reuses $DATA/NAME-<any hash>/db when complete (prefers the current generator's), as
-# scripts/bench-vs-promtool.sh leaves it; otherwise generates it the same way.
-find_or_make() {
-    local name="$1" profile="$2" series="$3"
-    shift 3
-    local dir="" cand
-    if [[ -f "$DATA/$name-$GEN_HASH/.complete" ]]; then
-        dir="$DATA/$name-$GEN_HASH"
-    else
-        for cand in "$DATA/$name"-*/; do
-            [[ -f "$cand/.complete" ]] && { dir="${cand%/}"; break; }
-        done
-    fi
-    if [[ -z "$dir" ]]; then
-        [[ -x "$PROMTOOL" ]] || die "no $name blocks under $DATA and promtool not found at $PROMTOOL"
-        dir="$DATA/$name-$GEN_HASH"
-        rm -rf "$dir"
-        mkdir -p "$dir"
-        log "generating $name ($profile profile, $series series)"
-        python3 "$GEN" --profile "$profile" --series "$series" --seed "$SEED" --start "$START" "$@" \
-            -o "$dir/input.om"
-        "$PROMTOOL" tsdb create-blocks-from openmetrics -q "$dir/input.om" "$dir/db" >&2
-        rm -f "$dir/input.om"
-        local n
-        n="$("$PROMTOOL" tsdb list "$dir/db" | awk 'NR > 1 && NF > 0' | wc -l)"
-        [[ "$n" -eq 1 ]] || die "$name: expected 1 block, promtool tsdb list shows $n"
-        touch "$dir/.complete"
-    else
-        echo "reusing $dir" >&2
-    fi
-    local blocks=("$dir"/db/*/meta.json)
-    [[ ${#blocks[@]} -eq 1 && -f "${blocks[0]}" ]] || die "$dir/db: expected exactly one block"
-    dirname "${blocks[0]}"
-}
+# shellcheck source=lib/bench-data.sh
+source "$ROOT/scripts/lib/bench-data.sh"
 
 ANALYZE_BLOCK="$(find_or_make "analyze-s$ANALYZE_SERIES-seed$SEED" analyze "$ANALYZE_SERIES")"
 DUMP_BLOCK="$(find_or_make "dump-s$DUMP_SERIES-n$DUMP_SAMPLES-seed$SEED" dump "$DUMP_SERIES" --samples "$DUMP_SAMPLES")"
