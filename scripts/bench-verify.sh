@@ -110,7 +110,8 @@ for entry in "analyze-s$ANALYZE_SERIES:$ANALYZE" "dump-s$DUMP_SERIES:$DUMP" "big
         || { cat "$OUT/$name.hyperfine.txt" >&2; die "hyperfine failed"; }
     rv=$(rss "$BIN" verify "$b")
     rd=$(rss "$BIN" verify --deep "$b")
-    python3 - "$name" "$bytes" "$OUT/$name.json" "$rv" "$rd" "$(samples "$b")" "$MODE" <<'PY' | tee -a "$OUT/summary.txt"
+    rc=0
+    python3 - "$name" "$bytes" "$OUT/$name.json" "$rv" "$rd" "$(samples "$b")" "$MODE" <<'PY' | tee -a "$OUT/summary.txt" || rc=$?
 import json, sys
 name, n, path, rv, rd, samples, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 r = {x["command"]: x for x in json.load(open(path))["results"]}
@@ -122,7 +123,8 @@ print(f"{name:<14} {n/1e6:8.1f} {c:8.3f} {v:9.3f} {ratio:8.2f} {d:10.3f} {d*1e9/
       f" {rv/1024:10.1f} {rd/1024:10.1f}  {'PASS' if ok else 'MISS'} (verify at >= 0.8x cat's speed)")
 sys.exit(0 if ok or mode == "smoke" else 3)
 PY
-    [[ ${PIPESTATUS[0]} -eq 3 ]] && MISSED=1
+    [[ $rc -eq 3 ]] && MISSED=1
+    [[ $rc -eq 0 || $rc -eq 3 ]] || die "summary failed"
 done
 
 if [[ $REMOTE == 1 ]]; then
