@@ -466,7 +466,7 @@ struct Planner: Sendable {
         switch res.status {
         case .checksum:
             return TSDBError(.checksum, file: file, section: "chunk \(c)", offset: c.offset,
-                             "CRC32C mismatch over \(res.header.dataLength + 1) bytes: computed \(hex32(res.computedCRC))")
+                             "CRC32C mismatch over \(res.header.dataLength + 1) bytes: stored \(hex32(res.storedCRC)), computed \(hex32(res.computedCRC))")
         case .badLength:
             return TSDBError(.corrupt, file: file, section: "chunk \(c)", offset: c.offset, "chunk length field is longer than 5 bytes or impossible")
         default:

@@ -182,7 +182,8 @@ void by_crc32c_chunk_records(const uint8_t *base, size_t size, const int64_t *of
             for (int j = 0; j < n; j++) {
                 by_chunk_record *q = &out[idx[j]];
                 q->crc = crc[j];
-                if (load_be32((const uint8_t *)ptr[j] + len[j]) != crc[j]) q->status = 3;
+                q->stored = load_be32((const uint8_t *)ptr[j] + len[j]);
+                if (q->stored != crc[j]) q->status = 3;
             }
             n = 0;
         }
@@ -192,7 +193,8 @@ void by_crc32c_chunk_records(const uint8_t *base, size_t size, const int64_t *of
         for (int j = 0; j < n; j++) {
             by_chunk_record *q = &out[idx[j]];
             q->crc = crc[j];
-            if (load_be32((const uint8_t *)ptr[j] + len[j]) != crc[j]) q->status = 3;
+            q->stored = load_be32((const uint8_t *)ptr[j] + len[j]);
+            if (q->stored != crc[j]) q->status = 3;
         }
     }
 }

@@ -18,6 +18,7 @@ typedef struct {
     int32_t data_len;     ///< payload bytes (after the encoding byte, before the CRC)
     int32_t samples;      ///< first two payload bytes, big-endian (-1 when shorter)
     uint32_t crc;         ///< CRC-32C computed over encoding byte and payload
+    uint32_t stored;      ///< the CRC stored after the payload
     uint8_t header_len;   ///< bytes of the length field and the encoding byte
     uint8_t encoding;
     uint8_t status;       ///< 0 ok, 1 runs past the buffer, 2 length field too long, 3 CRC mismatch

@@ -197,8 +197,10 @@ public enum ChunkRecordScan {
         public var header: RawChunk.Header
         /// The sample count in the first two payload bytes (-1 when the payload is shorter).
         public var samples: Int32
-        /// The CRC computed over encoding byte and payload (when CRCs were checked).
+        /// The CRC computed over encoding byte and payload, and the one stored after it
+        /// (when CRCs were checked).
         public var computedCRC: UInt32
+        public var storedCRC: UInt32
     }
 
     /// Scans the records that start at `offsets` (ascending, inside `window`), calling
@@ -216,7 +218,7 @@ public enum ChunkRecordScan {
                 body(i, Result(status: Status(rawValue: r.status) ?? .badLength,
                                header: RawChunk.Header(dataLength: Int(r.data_len), headerLength: Int(r.header_len),
                                                        encoding: ChunkEncoding(rawValue: r.encoding)),
-                               samples: r.samples, computedCRC: r.crc))
+                               samples: r.samples, computedCRC: r.crc, storedCRC: r.stored))
             }
         }
     }
