@@ -1,3 +1,11 @@
+import Dispatch
+
+/// The results of parsing the symbol and postings offset tables, each written by one task.
+private final class TablesBox: @unchecked Sendable {
+    var symbols: Result<SymbolTable, TSDBError>?
+    var postings: Result<PostingsOffsetTable, TSDBError>?
+}
+
 /// A series' reference as postings lists store it: in v2 the series entry's offset / 16,
 /// in v1 its byte offset.
 public typealias SeriesRef = UInt64
@@ -71,15 +79,30 @@ public final class IndexReader: @unchecked Sendable {
                                 "series section starts at \(toc.series) after its end \(seriesEnd)")
             }
             seriesRange = Int(toc.series)..<Int(seriesEnd)
-            do throws(TSDBError) {
-                symbols = try SymbolTable(b, at: Int(toc.symbols), version: v)
-            } catch {
-                throw error.located(file: file, section: "symbols")
+            // The two tables a reader needs up front are independent: parsed (and CRC-checked)
+            // side by side when the index is large enough for that to matter.
+            let symbolsAt = Int(toc.symbols), postingsAt = Int(toc.postingsTable)
+            let parsed = TablesBox()
+            let parse: @Sendable (Int) -> Void = { [storage] i in
+                if i == 0 {
+                    parsed.symbols = Result { () throws(TSDBError) in try SymbolTable(storage.raw, at: symbolsAt, version: v) }
+                } else {
+                    parsed.postings = Result { () throws(TSDBError) in try PostingsOffsetTable(storage.raw, at: postingsAt, sorted: v >= 2) }
+                }
             }
-            do throws(TSDBError) {
-                postingsTable = try PostingsOffsetTable(b, at: Int(toc.postingsTable), sorted: v >= 2)
-            } catch {
-                throw error.located(file: file, section: "postings offset table")
+            if b.count >= 4 << 20 {
+                DispatchQueue.concurrentPerform(iterations: 2, execute: parse)
+            } else {
+                parse(0)
+                parse(1)
+            }
+            switch parsed.symbols! {
+            case .success(let t): symbols = t
+            case .failure(let e): throw e.located(file: file, section: "symbols")
+            }
+            switch parsed.postings! {
+            case .success(let t): postingsTable = t
+            case .failure(let e): throw e.located(file: file, section: "postings offset table")
             }
         } catch {
             throw error.located(file: file, section: "index")
