@@ -54,11 +54,15 @@ public enum BucketChecks {
         }
         for (key, blocks) in groups.sorted(by: { $0.key.description < $1.key.description }) {
             let sorted = blocks.sorted { ($0.1.minTime, $0.0) < ($1.1.minTime, $1.0) }
-            // Overlaps: each block against every later block that starts before it ends.
+            // Overlaps: each block against every later block that starts before it ends,
+            // unless one's sources are inside the other's: that is a duplicated or
+            // superseded compaction (reported below), which explains the overlap.
             for i in sorted.indices {
                 for j in (i + 1)..<sorted.count {
                     let (a, am) = sorted[i], (b, bm) = sorted[j]
                     if bm.minTime >= am.maxTime { break }
+                    let sa = Set(am.compaction.sources), sb = Set(bm.compaction.sources)
+                    if !sa.isEmpty, !sb.isEmpty, sa.isSubset(of: sb) || sb.isSubset(of: sa) { continue }
                     add(b, .overlap, "meta.json",
                         "[\(bm.minTime), \(bm.maxTime)) overlaps \(a) [\(am.minTime), \(am.maxTime)) in group \(key)")
                 }

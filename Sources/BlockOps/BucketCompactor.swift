@@ -201,7 +201,7 @@ public final class BucketCompactor: Sendable {
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
         var blocks: [Block] = []
-        for m in inputs { blocks.append(try await open(m.ulid)) }
+        for m in inputs { blocks.append(try await open(m.ulid, workDirectory: workDirectory)) }
         var o = CompactOptions()
         o.function = options.function
         o.dropLabels = options.policy.replicaLabels
@@ -214,7 +214,7 @@ public final class BucketCompactor: Sendable {
         let merge = (blocks, o)
         guard let r = try await offPool({ try Compactor.compact(merge.0, into: workDirectory, options: merge.1) }) else { return nil }
         // The result must pass verify's checks before anyone sees it.
-        let findings = try await offPool { BlockVerifier().verify(directory: r.directory) }
+        let findings = await BlockVerifier().verify(directory: r.directory)
         if !findings.isEmpty {
             throw BlockOpsError.invalid("compacted block \(r.meta.ulid) failed verification: \(findings.prefix(3).map(\.description).joined(separator: "; "))")
         }
@@ -235,12 +235,17 @@ public final class BucketCompactor: Sendable {
         return try BlockMeta(bytes: try Data(contentsOf: URL(fileURLWithPath: r.directory + "/meta.json")), file: "meta.json")
     }
 
-    /// An input block: straight from disk for a local bucket, else read from the bucket.
-    func open(_ id: ULID) async throws -> Block {
+    /// An input block: straight from disk for a local bucket, else downloaded into the group's
+    /// work directory (as Thanos' compactor does) and memory-mapped from there, so memory does not
+    /// grow with the inputs' size.
+    func open(_ id: ULID, workDirectory: String) async throws -> Block {
         if let root = localRoot(of: bucket) {
             return try Block(directory: root + "/\(id)")
         }
-        return try await RemoteBlock.load(id, from: bucket).block
+        let inputs = workDirectory + "/inputs"
+        try FileManager.default.createDirectory(atPath: inputs, withIntermediateDirectories: true)
+        _ = try await BlockTransfer.download(id, from: bucket, to: inputs)
+        return try Block(directory: inputs + "/\(id)")
     }
 
     func applyRetention(_ entries: [BlockEntry], _ summary: inout CompactionSummary) async throws {

@@ -64,7 +64,7 @@ public struct CompactionInputError: Error, CustomStringConvertible, Sendable {
 }
 
 /// One input block walked series by series in the order of the output's label sets.
-final class SeriesCursor {
+final class MergeCursor {
     let block: Block
     let name: String
     let input: Int
@@ -216,9 +216,9 @@ public enum Compactor {
         let (symbols, maps) = SymbolSet.merging(blocks.map(\.index), extra: extra)
         let drop = Set(options.dropLabels.compactMap { symbols.ref(of: $0) })
         let log = options.log
-        var cursors: [SeriesCursor] = []
+        var cursors: [MergeCursor] = []
         for (i, b) in blocks.enumerated() {
-            let c = try SeriesCursor(block: b, name: names[i], input: i, mapping: maps[i], drop: drop, dropNames: options.dropLabels,
+            let c = try MergeCursor(block: b, name: names[i], input: i, mapping: maps[i], drop: drop, dropNames: options.dropLabels,
                                      relabel: relabel, symbols: symbols, log: options.repair ? { log?($0) } : nil)
             if !c.done { try c.load() }
             cursors.append(c)
@@ -235,7 +235,7 @@ public enum Compactor {
             var current: [LabelRef] = []
             while true {
                 // The smallest label set among the cursors.
-                var lo: SeriesCursor? = nil
+                var lo: MergeCursor? = nil
                 for c in cursors where !c.done {
                     if lo == nil || compareLabelRefs(c.labels, lo!.labels) < 0 { lo = c }
                 }
@@ -307,7 +307,7 @@ public enum Compactor {
 
     /// The chunks of the cursor's current series, checked and with tombstones applied. In a
     /// repair, broken chunks are dropped and samples outside the block trimmed instead.
-    static func gather(_ c: SeriesCursor, symbols: SymbolSet, options: CompactOptions, into out: inout [MergeChunk]) throws {
+    static func gather(_ c: MergeCursor, symbols: SymbolSet, options: CompactOptions, into out: inout [MergeChunk]) throws {
         let meta = c.block.meta
         let series = { symbols.labels(c.labels).description }
         func fail(_ d: String) -> CompactionInputError {

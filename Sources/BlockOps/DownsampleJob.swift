@@ -204,7 +204,7 @@ public struct DownsampleJob: Sendable {
                 _ = try await BlockTransfer.download(id, from: bucket, to: dir + "/readback")
                 path = dir + "/readback/\(id)"
             }
-            problems = BlockVerifier(deep: true).verify(directory: path!).map(\.description)
+            problems = await BlockVerifier(deep: true).verify(directory: path!).map(\.description)
             let back = try Block(directory: path!).meta
             if back.resolution != result.meta.resolution || back.compaction.sources != result.meta.compaction.sources
                 || back.stats != result.meta.stats {

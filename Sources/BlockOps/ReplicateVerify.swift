@@ -2,17 +2,12 @@ import ObjectStore
 import TSDB
 
 extension Replicator {
-    /// Reads the copy back from the destination (parallel ranged reads into memory) and runs the
+    /// Reads the copy back from the destination (ranged reads, chunks in bounded windows) and runs the
     /// verify checks on it, before its meta.json exists there: the meta.json to be written is
     /// served from memory by an overlay, so a copy that fails never becomes visible.
     func verifyCopy(_ id: ULID, meta: [UInt8]) async throws -> [Finding] {
         let overlay = MetaOverlayBucket(base: destination, key: "\(id)/meta.json", bytes: meta)
-        do {
-            let (block, sizes) = try await RemoteBlock.load(id, from: overlay)
-            return BlockVerifier(deep: options.deep).verify(block: block, name: id.description, fileSizes: sizes)
-        } catch let err as TSDBError {
-            return [Finding(block: id.description, kind: .unreadable, file: err.file, offset: err.offset, series: nil, detail: err.description)]
-        }
+        return try await BlockVerifier(deep: options.deep).verify(.bucket(overlay, id))
     }
 }
 

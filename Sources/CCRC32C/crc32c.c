@@ -75,6 +75,36 @@ static uint32_t hardware(uint32_t crc, const uint8_t *p, size_t n) { return soft
 static int detect(void) { return 0; }
 #endif
 
+#if defined(__x86_64__)
+// Four independent CRCs in lockstep (each crc32 instruction has a latency of about three
+// cycles and a throughput of one per cycle), then each tail on its own.
+__attribute__((target("sse4.2")))
+static void hardware4(const uint8_t *const *p, const size_t *n, uint32_t *out) {
+    uint64_t c0 = 0xFFFFFFFFu, c1 = 0xFFFFFFFFu, c2 = 0xFFFFFFFFu, c3 = 0xFFFFFFFFu;
+    size_t m = n[0];
+    if (n[1] < m) m = n[1];
+    if (n[2] < m) m = n[2];
+    if (n[3] < m) m = n[3];
+    m &= ~(size_t)7;
+    for (size_t i = 0; i < m; i += 8) {
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, p[0] + i, 8);
+        memcpy(&w1, p[1] + i, 8);
+        memcpy(&w2, p[2] + i, 8);
+        memcpy(&w3, p[3] + i, 8);
+        c0 = __builtin_ia32_crc32di(c0, w0);
+        c1 = __builtin_ia32_crc32di(c1, w1);
+        c2 = __builtin_ia32_crc32di(c2, w2);
+        c3 = __builtin_ia32_crc32di(c3, w3);
+    }
+    out[0] = ~hardware((uint32_t)c0, p[0] + m, n[0] - m);
+    out[1] = ~hardware((uint32_t)c1, p[1] + m, n[1] - m);
+    out[2] = ~hardware((uint32_t)c2, p[2] + m, n[2] - m);
+    out[3] = ~hardware((uint32_t)c3, p[3] + m, n[3] - m);
+}
+#define HAVE_HARDWARE4 1
+#endif
+
 static int mode = -1; // -1 unknown, 0 software, 1 hardware
 
 int by_crc32c_hardware(void) {
@@ -91,4 +121,77 @@ uint32_t by_crc32c_extend(uint32_t crc, const void *data, size_t len) {
     uint32_t c = ~crc;
     c = by_crc32c_hardware() ? hardware(c, p, len) : software(c, p, len);
     return ~c;
+}
+
+void by_crc32c_many(const void *const *data, const size_t *len, uint32_t *out, size_t count) {
+    size_t i = 0;
+#if defined(HAVE_HARDWARE4)
+    if (by_crc32c_hardware()) {
+        for (; i + 4 <= count; i += 4) hardware4((const uint8_t *const *)(data + i), len + i, out + i);
+    }
+#endif
+    for (; i < count; i++) out[i] = by_crc32c_extend(0, data[i], len[i]);
+}
+
+// Parses a record header at base[off]; returns 0 and fills r, or the status.
+static inline int chunk_header(const uint8_t *base, size_t size, size_t off, by_chunk_record *r) {
+    size_t i = off;
+    uint64_t len = 0;
+    int shift = 0;
+    for (;;) {
+        if (i >= size) return 1;
+        uint8_t b = base[i++];
+        len |= (uint64_t)(b & 0x7F) << shift;
+        if (b < 0x80) break;
+        shift += 7;
+        if (shift > 28) return 2;
+    }
+    if (i >= size || len > 0x7FFFFFFF) return len > 0x7FFFFFFF ? 2 : 1;
+    r->header_len = (uint8_t)(i + 1 - off);
+    r->encoding = base[i];
+    r->data_len = (int32_t)len;
+    if (off + r->header_len + len + 4 > size) return 1;
+    const uint8_t *d = base + i + 1;
+    r->samples = len >= 2 ? (int32_t)((d[0] << 8) | d[1]) : -1;
+    return 0;
+}
+
+static inline uint32_t load_be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* CRCs of up to four records at once, compared with the checksum stored after each. */
+static void check_batch(const void *const *ptr, const size_t *len, const size_t *idx, int n, by_chunk_record *out) {
+    uint32_t crc[4];
+    by_crc32c_many(ptr, len, crc, (size_t)n);
+    for (int j = 0; j < n; j++) {
+        by_chunk_record *q = &out[idx[j]];
+        q->crc = crc[j];
+        q->stored = load_be32((const uint8_t *)ptr[j] + len[j]);
+        if (q->stored != crc[j]) q->status = 3;
+    }
+}
+
+void by_crc32c_chunk_records(const uint8_t *base, size_t size, const int64_t *offsets, size_t count,
+                             int check_crc, by_chunk_record *out) {
+    const void *ptr[4];
+    size_t len[4];
+    size_t idx[4];
+    int n = 0;
+    for (size_t k = 0; k < count; k++) {
+        by_chunk_record *r = &out[k];
+        memset(r, 0, sizeof *r);
+        size_t off = (size_t)offsets[k];
+        int st = off < size ? chunk_header(base, size, off, r) : 1;
+        r->status = (uint8_t)st;
+        if (st != 0 || !check_crc) continue;
+        ptr[n] = base + off + r->header_len - 1;
+        len[n] = (size_t)r->data_len + 1;
+        idx[n] = k;
+        if (++n == 4) {
+            check_batch(ptr, len, idx, n, out);
+            n = 0;
+        }
+    }
+    if (n > 0) check_batch(ptr, len, idx, n, out);
 }

@@ -55,7 +55,7 @@ struct CompactTests {
     }
 
     @Test("horizontal: fixture blocks merge into one that dumps like the originals", arguments: Fixtures.blockSets)
-    func horizontal(_ set: String) throws {
+    func horizontal(_ set: String) async throws {
         let dirs = try Block.directories(at: set)
         let (out, r) = try Self.compact(dirs)
         defer { Fixtures.cleanup(out) }
@@ -68,12 +68,12 @@ struct CompactTests {
         #expect(r.meta.compaction.parents.map(\.ulid) == inputs.map(\.meta.ulid))
         #expect(r.meta.stats.numSamples == inputs.reduce(0) { $0 + $1.meta.stats.numSamples })
         #expect(r.chunksReencoded == 0, "non-overlapping chunks must be copied as bytes")
-        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        #expect(await BlockVerifier().verify(directory: r.directory).isEmpty)
         _ = try Promtool.run(["tsdb", "analyze", out])
     }
 
     @Test("vertical, chain: two jittered replicas merge one sample per timestamp, as promtool's querier does")
-    func verticalChain() throws {
+    func verticalChain() async throws {
         let a = try Promtool.createBlocks(openMetrics: Self.openMetrics(seed: 1), tag: "ra")
         let b = try Promtool.createBlocks(openMetrics: Self.openMetrics(jitter: 0.4, seed: 2), tag: "rb")
         defer { Fixtures.cleanup(a.dir); Fixtures.cleanup(b.dir) }
@@ -82,7 +82,7 @@ struct CompactTests {
         defer { Fixtures.cleanup(out) }
         #expect(try Promtool.dump([r.directory]) == Promtool.dump(inputs))
         #expect(r.chunksReencoded > 0 && r.seriesMerged == 10)
-        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        #expect(await BlockVerifier().verify(directory: r.directory).isEmpty)
         // Re-encoded chunks hold at most 120 samples.
         let block = try Block(directory: r.directory)
         var l: [LabelRef] = [], c: [ChunkMeta] = []
@@ -96,7 +96,7 @@ struct CompactTests {
     }
 
     @Test("vertical, penalty: replica labels inside series are dropped and HA replicas deduplicated")
-    func verticalPenalty() throws {
+    func verticalPenalty() async throws {
         let a = try Promtool.createBlocks(openMetrics: Self.openMetrics(extra: ",replica=\"a\"", seed: 1), tag: "pa")
         let b = try Promtool.createBlocks(openMetrics: Self.openMetrics(jitter: 0.4, extra: ",replica=\"b\"", seed: 2), tag: "pb")
         defer { Fixtures.cleanup(a.dir); Fixtures.cleanup(b.dir) }
@@ -118,7 +118,7 @@ struct CompactTests {
             for m in c { try block.chunks.chunk(m.ref).withData { try XORIterator.decodeAll($0, timestamps: &ts, values: &vs) } }
             for i in ts.indices.dropFirst() { #expect(ts[i] - ts[i - 1] >= 14_000) }
         }
-        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        #expect(await BlockVerifier().verify(directory: r.directory).isEmpty)
         // With chain instead, both replicas' samples are kept.
         var chain = o
         chain.function = .chain
@@ -220,10 +220,10 @@ struct CompactRepairTests {
     }
 
     @Test("repair: re-sorted series and labels, duplicates merged, chunks put in order; nothing lost")
-    func repairsStructure() throws {
+    func repairsStructure() async throws {
         let (work, dir, original) = try Self.broken()
         defer { Fixtures.cleanup(work) }
-        #expect(!BlockVerifier().verify(directory: dir).isEmpty, "the broken copy must be broken")
+        #expect(await !BlockVerifier().verify(directory: dir).isEmpty, "the broken copy must be broken")
         var o = CompactOptions()
         o.repair = true
         let log = Log()
@@ -231,14 +231,14 @@ struct CompactRepairTests {
         let out = try Fixtures.tempDir("repair-out")
         defer { Fixtures.cleanup(out) }
         let r = try #require(try Compactor.compact([try Block(directory: dir)], into: out, options: o))
-        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        #expect(await BlockVerifier().verify(directory: r.directory).isEmpty)
         #expect(try Self.dump([try Block(directory: r.directory)]) == Self.dump([original]))
         #expect(log.events.contains { $0.action == .mergedSeries })
         #expect(log.events.contains { $0.action == .droppedDuplicates || $0.action == .mergedSeries })
     }
 
     @Test("repair: chunks outside the block are trimmed to it, and the trim is logged")
-    func repairsOutside() throws {
+    func repairsOutside() async throws {
         let src = try #require(try Block.directories(at: Fixtures.blockSets.first { $0.hasSuffix("values") }!).first)
         let work = try Fixtures.copyBlocks([src])
         defer { Fixtures.cleanup(work) }
@@ -254,14 +254,14 @@ struct CompactRepairTests {
         let out = try Fixtures.tempDir("repair-out2")
         defer { Fixtures.cleanup(out) }
         let r = try #require(try Compactor.compact([try Block(directory: dir)], into: out, options: o))
-        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        #expect(await BlockVerifier().verify(directory: r.directory).isEmpty)
         #expect(try Self.dump([try Block(directory: r.directory)]) == Self.dump([try Block(directory: src)], maxTime: cut - 1))
         #expect(log.events.contains { $0.action == .trimmedChunk })
         #expect(log.events.contains { $0.action == .droppedChunk })
     }
 
     @Test("relabel: a label is removed, series that become equal merge, new values get symbols")
-    func relabels() throws {
+    func relabels() async throws {
         let set = try Block.directories(at: Fixtures.blockSets.first { $0.hasSuffix("bulk") }!)
         var o = CompactOptions()
         o.relabel = { labels in
@@ -272,7 +272,7 @@ struct CompactRepairTests {
         let out = try Fixtures.tempDir("relabel-out")
         defer { Fixtures.cleanup(out) }
         let r = try #require(try Compactor.compact(try set.map { try Block(directory: $0) }, into: out, options: o))
-        #expect(BlockVerifier().verify(directory: r.directory).isEmpty)
+        #expect(await BlockVerifier().verify(directory: r.directory).isEmpty)
         let b = try Block(directory: r.directory)
         #expect(!b.index.labelNames.contains("instance"))
         #expect(try b.index.labelValues("rewritten") == ["yes"])
@@ -327,7 +327,7 @@ struct CompactJobTests {
         if let d = five.first {
             let big = try #require(raw.max { ($0.meta!.maxTime - $0.meta!.minTime) < ($1.meta!.maxTime - $1.meta!.minTime) })
             #expect(Set(d.meta!.compaction.sources) == Set(big.meta!.compaction.sources))
-            #expect(BlockVerifier().verify(directory: bucketDir + "/\(d.ulid)").isEmpty)
+            #expect(await BlockVerifier().verify(directory: bucketDir + "/\(d.ulid)").isEmpty)
         }
     }
 }

@@ -104,7 +104,7 @@ struct DownsampleBlockTests {
 
     @Test("raw to 5m: windows hold the raw samples, sums and bounds match, counters never decrease",
           arguments: fixtureBlocks)
-    func rawTo5m(_ dir: String) throws {
+    func rawTo5m(_ dir: String) async throws {
         let t = try Fixtures.tempDir("ds5m")
         defer { Fixtures.cleanup(t) }
         let input = try Block(directory: dir)
@@ -115,7 +115,7 @@ struct DownsampleBlockTests {
         #expect(out.meta.thanos?.source == "compactor")
         #expect(out.meta.compaction.sources == input.meta.compaction.sources)
         #expect(out.meta.minTime == input.meta.minTime && out.meta.maxTime == input.meta.maxTime)
-        #expect(BlockVerifier(deep: true).verify(directory: out.directory).isEmpty)
+        #expect(await BlockVerifier(deep: true).verify(directory: out.directory).isEmpty)
 
         var windowsTotal: UInt64 = 0
         var checkedSeries = 0
@@ -202,14 +202,14 @@ struct DownsampleBlockTests {
     }
 
     @Test("5m to 1h: counts and sums add up, bounds hold, counters carry over", arguments: fixtureBlocks)
-    func fiveMinutesTo1h(_ dir: String) throws {
+    func fiveMinutesTo1h(_ dir: String) async throws {
         let t = try Fixtures.tempDir("ds1h")
         defer { Fixtures.cleanup(t) }
         let five = try Self.downsampled(dir, to: DownsampleResolution.fiveMinutes, in: t)
         let hour = try Self.downsampled(five.directory, to: DownsampleResolution.oneHour, in: t)
         #expect(hour.meta.resolution == DownsampleResolution.oneHour)
         #expect(hour.meta.compaction.sources == five.meta.compaction.sources)
-        #expect(BlockVerifier(deep: true).verify(directory: hour.directory).isEmpty)
+        #expect(await BlockVerifier(deep: true).verify(directory: hour.directory).isEmpty)
         let fiveRefs = try five.index.allPostings(), hourRefs = try hour.index.allPostings()
         #expect(fiveRefs.count == hourRefs.count)
         var l: [LabelRef] = [], c5: [ChunkMeta] = [], c1: [ChunkMeta] = []

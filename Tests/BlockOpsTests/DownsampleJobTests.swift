@@ -54,7 +54,7 @@ struct DownsampleJobTests {
             #expect(e.meta?.thanos?.source == "compactor")
             #expect(e.meta?.compaction.sources == (task.ulid == long.ulid ? long : ten).compaction.sources)
             #expect(e.meta?.thanos?.labels == (task.ulid == long.ulid ? long : ten).thanos?.labels)
-            #expect(BlockVerifier(deep: true).verify(directory: root + "/\(meta.ulid)").isEmpty)
+            #expect(await BlockVerifier(deep: true).verify(directory: root + "/\(meta.ulid)").isEmpty)
             #expect(!e.objects.contains("tombstones"))
         }
         // The 5m output matches the one made locally from the same input (ULIDs aside).
@@ -102,8 +102,7 @@ struct DownsampleJobTests {
         let (entries, _) = try await BucketCatalog(bucket: bucket).list()
         #expect(entries.count == 3 && entries.allSatisfy { !$0.isPartial })
         let out = try #require(made.first).1.ulid
-        let (remote, sizes) = try await RemoteBlock.load(out, from: bucket)
-        #expect(BlockVerifier(deep: true).verify(block: remote, name: "\(out)", fileSizes: sizes).isEmpty)
+        #expect(try await BlockVerifier(deep: true).verify(.bucket(bucket, out)).isEmpty)
     }
 
     @Test("a dry run plans both passes and changes nothing")

@@ -24,7 +24,7 @@ struct WALRebuildTests {
     }
 
     @Test("snappy and zstd WALs rebuild into blocks whose promtool dump is the original's", arguments: ["snappy", "zstd"])
-    func promtoolOracle(_ flavour: String) throws {
+    func promtoolOracle(_ flavour: String) async throws {
         let (out, r) = try Self.rebuild(flavour)
         defer { Fixtures.cleanup(out) }
         try #require(!r.blocks.isEmpty)
@@ -34,7 +34,7 @@ struct WALRebuildTests {
             #expect(m.thanos?.source == "receive")
             #expect(m.thanos?.labels == ["cluster": "rx", "receive_replica": "0"])
             #expect(m.compaction.sources == [m.ulid])
-            #expect(BlockVerifier(deep: true).verify(directory: out + "/\(m.ulid)").isEmpty)
+            #expect(await BlockVerifier(deep: true).verify(directory: out + "/\(m.ulid)").isEmpty)
         }
         _ = try Promtool.run(["tsdb", "analyze", out])
     }
@@ -78,7 +78,7 @@ struct WALRebuildTests {
     }
 
     @Test("the command reports damage and still writes what it recovered (exit 1)")
-    func damagedCommand() throws {
+    func damagedCommand() async throws {
         let binary = BlockyardBinary.path
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build blockyard first: \(binary)")
         let work = try Fixtures.tempDir("walcmd")
@@ -95,7 +95,7 @@ struct WALRebuildTests {
         #expect(out.contains("wrote 1 block(s)"), "\(out)")
         let dirs = try Block.directories(at: work + "/out")
         #expect(dirs.count == 1)
-        #expect(BlockVerifier().verify(directory: dirs[0]).isEmpty)
+        #expect(await BlockVerifier().verify(directory: dirs[0]).isEmpty)
         let (clean, _, _) = try Run.run(binary, ["wal", "rebuild", Fixtures.fixtures + "/wal/snappy", "--out", work + "/clean"])
         #expect(clean == 0)
     }

@@ -12,9 +12,18 @@ struct Verify: AsyncParsableCommand {
             --objstore.config-file/--objstore.config. For a bucket the bucket-level checks run \
             too: partial uploads, markers, overlapping blocks within a compaction group (same \
             external labels and resolution), duplicated or superseded compactions. Blocks in a \
-            remote bucket are read with parallel ranged reads into memory, never to local disk. \
-            Exit status: 0 clean, 1 findings, 2/3 when the bucket or a block cannot be read at all, \
-            64 usage.
+            bucket are read with parallel ranged reads in bounded windows (the index is held in \
+            memory), never copied to local disk.
+
+            The text report groups findings by block and by kind; --output json prints one \
+            record per finding: {"block", "kind", "file", "offset" (bytes into file), "series" \
+            (label set), "detail"}.
+
+            Kinds of finding:
+            \(Finding.Kind.allCases.map { "  \($0.rawValue): \($0.meaning)" }.joined(separator: "\n"))
+
+            Exit status: 0 nothing found; 1 findings; 2 a block cannot be read at all where no \
+            finding can say so; 3 storage failure (a bucket read failed after retries); 64 usage.
             """
     )
 
@@ -32,7 +41,7 @@ struct Verify: AsyncParsableCommand {
     @Flag(help: "Also decode every chunk and check its samples against the index (first and last timestamp, strictly increasing).")
     var deep = false
 
-    @Option(help: "Remote blocks read at the same time (each is held in memory while checked).")
+    @Option(help: "Blocks from a remote bucket checked at the same time (each holds its index in memory).")
     var concurrency: Int = 2
 
     func validate() throws {
@@ -47,55 +56,30 @@ struct Verify: AsyncParsableCommand {
             let verifier = BlockVerifier(deep: deep)
             var bucketFindings: [Finding] = []
             var results: [(String, [Finding])] = []
-            let only = ids.isEmpty ? nil : Set(ids.compactMap(ULID.init))
             if let path, FileManager.default.fileExists(atPath: path + "/meta.json") {
                 // A single block directory.
-                results = [((path as NSString).lastPathComponent, verifier.verify(directory: path))]
+                results = [(BlockLocation.directory(path).name, await verifier.verify(directory: path))]
             } else {
-                let (b, remote) = try await bucket.bucket(path: path)
-                let (entries, _) = try await BucketCatalog(bucket: b).list(only: only)
-                bucketFindings = BucketChecks.findings(entries, options: .init(now: Date().timeIntervalSince1970))
-                    .filter { $0.kind != .unreadable }  // the block checks report those with more detail
-                let complete = entries.filter { !$0.isPartial }
-                results = try await withThrowingTaskGroup(of: (Int, [Finding]).self) { g in
-                    var pending = complete.indices[...]
-                    func start(_ i: Int) {
-                        let e = complete[i]
-                        g.addTask {
-                            if !remote, let path {
-                                return (i, verifier.verify(directory: path + "/\(e.ulid)"))
-                            }
-                            do {
-                                let (block, sizes) = try await RemoteBlock.load(e.ulid, from: b)
-                                return (i, verifier.verify(block: block, name: e.ulid.description, fileSizes: sizes))
-                            } catch let err as TSDBError {
-                                return (i, [Finding(block: e.ulid.description, kind: .unreadable, file: err.file, offset: err.offset,
-                                                    series: nil, detail: err.description)])
-                            }
-                        }
-                    }
-                    let width = remote ? concurrency : ProcessInfo.processInfo.activeProcessorCount
-                    for _ in 0..<width { if let i = pending.popFirst() { start(i) } }
-                    var all = [[Finding]](repeating: [], count: complete.count)
-                    while let (i, f) = try await g.next() {
-                        all[i] = f
-                        if let i = pending.popFirst() { start(i) }
-                    }
-                    return complete.indices.map { (complete[$0].ulid.description, all[$0]) }
-                }
+                let report = try await BucketVerifier(verifier: verifier, concurrency: concurrency, localRoot: path)
+                    .verify(try await bucket.catalog(path: path), only: ids.isEmpty ? nil : Set(ids.compactMap(ULID.init)))
+                bucketFindings = report.bucket
+                results = report.blocks.map { ($0.0.description, $0.1) }
             }
             let out = OutputSink()
             if output == "text" {
                 if !bucketFindings.isEmpty {
                     try out.write("bucket: \(bucketFindings.count) finding(s)\n")
-                    for f in bucketFindings { try out.write("  \(f.kind.rawValue): \(f.block): \(f.detail)\n") }
+                    try writeGrouped(bucketFindings, to: out) { "\($0.block): \($0.detail)" }
                 }
                 for (name, fs) in results {
                     try out.write(fs.isEmpty ? "\(name): ok\n" : "\(name): \(fs.count) finding(s)\n")
-                    for f in fs {
-                        try out.write("  \(f.kind.rawValue): \(f.file)\(f.offset.map { "@\($0)" } ?? "")\(f.series.map { " " + $0 } ?? ""): \(f.detail)\n")
+                    try writeGrouped(fs, to: out) { f in
+                        let at = f.file.isEmpty ? "" : f.file + (f.offset.map { "@\($0)" } ?? "") + ": "
+                        return at + (f.series.map { $0 + ": " } ?? "") + f.detail
                     }
                 }
+                let bad = results.filter { !$0.1.isEmpty }.count
+                try out.write("\(results.count) block(s) checked, \(bad) with findings; \(bucketFindings.count) bucket finding(s)\n")
             } else {
                 for f in bucketFindings + results.flatMap(\.1) { try out.write(f.json.serialized(indent: nil) + "\n") }
             }
@@ -103,5 +87,20 @@ struct Verify: AsyncParsableCommand {
             return bucketFindings + results.flatMap(\.1)
         }
         if !findings.isEmpty { throw ExitCode(Exit.findings) }
+    }
+
+    /// Findings under one heading per kind, kinds in the order they were first found.
+    func writeGrouped(_ fs: [Finding], to out: OutputSink, _ line: (Finding) -> String) throws {
+        var order: [Finding.Kind] = []
+        var byKind: [Finding.Kind: [Finding]] = [:]
+        for f in fs {
+            if byKind[f.kind] == nil { order.append(f.kind) }
+            byKind[f.kind, default: []].append(f)
+        }
+        for k in order {
+            let list = byKind[k]!
+            try out.write("  \(k.rawValue) (\(list.count)):\n")
+            for f in list { try out.write("    \(line(f))\n") }
+        }
     }
 }

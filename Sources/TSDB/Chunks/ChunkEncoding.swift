@@ -11,8 +11,12 @@ public struct ChunkEncoding: RawRepresentable, Hashable, Sendable, CustomStringC
     /// Thanos downsampled aggregate (count, sum, min, max, counter).
     public static let thanosAggregate = ChunkEncoding(rawValue: 0xFF)
 
+    @inlinable
     public var isKnown: Bool {
-        [ChunkEncoding.xor, .histogram, .floatHistogram, .thanosAggregate].contains(self)
+        switch rawValue {
+        case 1, 2, 3, 0xFF: true  // XOR, histogram, float histogram, Thanos aggregate
+        default: false
+        }
     }
 
     public var description: String {

@@ -12,6 +12,16 @@ public enum CRC32C {
         by_crc32c_extend(crc, bytes.baseAddress, bytes.count)
     }
 
+    /// The checksums of many buffers (`out[i]` of `data[i]`, `lengths[i]` bytes), computed
+    /// several at a time: far faster than one call per buffer when they are short.
+    public static func checksums(
+        _ data: UnsafeBufferPointer<UnsafeRawPointer?>, _ lengths: UnsafeBufferPointer<Int>, into out: UnsafeMutableBufferPointer<UInt32>
+    ) {
+        precondition(data.count == lengths.count && out.count >= data.count)
+        guard let d = data.baseAddress, let l = lengths.baseAddress, let o = out.baseAddress else { return }
+        by_crc32c_many(d, l, o, data.count)
+    }
+
     public static func checksum<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
         if let r = bytes.withContiguousStorageIfAvailable({ checksum(UnsafeRawBufferPointer($0)) }) { return r }
         return Array(bytes).withUnsafeBytes { checksum($0) }
@@ -39,7 +49,7 @@ public enum CRC32C {
 }
 
 @usableFromInline
-func hex32(_ v: UInt32) -> String {
+package func hex32(_ v: UInt32) -> String {
     let s = String(v, radix: 16)
     return String(repeating: "0", count: 8 - s.count) + s
 }

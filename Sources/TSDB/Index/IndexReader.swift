@@ -1,3 +1,11 @@
+import Dispatch
+
+/// The results of parsing the symbol and postings offset tables, each written by one task.
+private final class TablesBox: @unchecked Sendable {
+    var symbols: Result<SymbolTable, TSDBError>?
+    var postings: Result<PostingsOffsetTable, TSDBError>?
+}
+
 /// A series' reference as postings lists store it: in v2 the series entry's offset / 16,
 /// in v1 its byte offset.
 public typealias SeriesRef = UInt64
@@ -71,15 +79,30 @@ public final class IndexReader: @unchecked Sendable {
                                 "series section starts at \(toc.series) after its end \(seriesEnd)")
             }
             seriesRange = Int(toc.series)..<Int(seriesEnd)
-            do throws(TSDBError) {
-                symbols = try SymbolTable(b, at: Int(toc.symbols), version: v)
-            } catch {
-                throw error.located(file: file, section: "symbols")
+            // The two tables a reader needs up front are independent: parsed (and CRC-checked)
+            // side by side when the index is large enough for that to matter.
+            let symbolsAt = Int(toc.symbols), postingsAt = Int(toc.postingsTable)
+            let parsed = TablesBox()
+            let parse: @Sendable (Int) -> Void = { [storage] i in
+                if i == 0 {
+                    parsed.symbols = Result { () throws(TSDBError) in try SymbolTable(storage.raw, at: symbolsAt, version: v) }
+                } else {
+                    parsed.postings = Result { () throws(TSDBError) in try PostingsOffsetTable(storage.raw, at: postingsAt, sorted: v >= 2) }
+                }
             }
-            do throws(TSDBError) {
-                postingsTable = try PostingsOffsetTable(b, at: Int(toc.postingsTable), sorted: v >= 2)
-            } catch {
-                throw error.located(file: file, section: "postings offset table")
+            if b.count >= 4 << 20 {
+                DispatchQueue.concurrentPerform(iterations: 2, execute: parse)
+            } else {
+                parse(0)
+                parse(1)
+            }
+            switch parsed.symbols! {
+            case .success(let t): symbols = t
+            case .failure(let e): throw e.located(file: file, section: "symbols")
+            }
+            switch parsed.postings! {
+            case .success(let t): postingsTable = t
+            case .failure(let e): throw e.located(file: file, section: "postings offset table")
             }
         } catch {
             throw error.located(file: file, section: "index")
@@ -123,6 +146,11 @@ public final class IndexReader: @unchecked Sendable {
     /// Byte range of the i-th symbol in table order.
     package func symbolBytesRange(index i: Int) -> Range<Int> { symbols.rangeAt(index: i, in: storage.raw) }
 
+    /// The reference a series entry uses for the i-th symbol: i in v2, the entry's offset in v1.
+    package func symbolReference(index i: Int) -> UInt32 {
+        version >= 2 ? UInt32(i) : UInt32(truncatingIfNeeded: symbols.start + Int(symbols.offsets[i]))
+    }
+
     /// Byte range of the label name of postings offset table entry `i`.
     package func postingsNameRange(at i: Int) -> Range<Int> { postingsTable.nameRange(at: i, in: storage.raw) }
 
@@ -140,14 +168,104 @@ public final class IndexReader: @unchecked Sendable {
     ) throws(TSDBError) {
         labels.removeAll(keepingCapacity: true)
         chunks.removeAll(keepingCapacity: true)
+        _ = try appendSeries(ref, labels: &labels, chunks: &chunks)
+    }
+
+    /// Decodes a series entry, checking its CRC, and appends its labels and chunk metas to
+    /// the caller's buffers; on failure they are left as they were. Returns the offset just
+    /// past the entry's CRC.
+    ///
+    /// The hot path of every series walk: one pass with unchecked loads inside bounds
+    /// checked once per varint. Anything unexpected goes to `appendSeriesChecked`, which
+    /// reads the entry again with the cursor and throws the located error.
+    package func appendSeries(
+        _ ref: SeriesRef, labels: inout [LabelRef], chunks: inout [ChunkMeta]
+    ) throws(TSDBError) -> Int {
+        let off = seriesOffset(ref)
+        let limit = seriesRange.upperBound
+        let l0 = labels.count, c0 = chunks.count
+        if ref < UInt64(Int.max / 16), seriesRange.contains(off), let p = storage.raw.baseAddress {
+            var i = off
+            if let len = Self.uvarint(p, &i, limit), limit - i >= 4, len <= UInt64(limit - i - 4) {
+                let end = i + Int(len)
+                let want = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: end, as: UInt32.self))
+                if CRC32C.checksum(UnsafeRawBufferPointer(start: p + i, count: Int(len))) == want,
+                   Self.decodeEntry(p, i, end, &labels, &chunks) {
+                    return end + 4
+                }
+            }
+        }
+        labels.removeSubrange(l0...)
+        chunks.removeSubrange(c0...)
+        return try appendSeriesChecked(ref, labels: &labels, chunks: &chunks)
+    }
+
+    /// The entry body `p[i..<end]` (CRC checked): false when it does not decode.
+    @inline(__always)
+    static func decodeEntry(
+        _ p: UnsafeRawPointer, _ start: Int, _ end: Int, _ labels: inout [LabelRef], _ chunks: inout [ChunkMeta]
+    ) -> Bool {
+        var i = start
+        guard let nl = uvarint(p, &i, end), nl <= UInt64((end - i) / 2) else { return false }
+        for _ in 0..<Int(nl) {
+            guard let n = uvarint(p, &i, end), let v = uvarint(p, &i, end), n <= UInt64(UInt32.max), v <= UInt64(UInt32.max)
+            else { return false }
+            labels.append(LabelRef(name: UInt32(n), value: UInt32(v)))
+        }
+        guard let nc = uvarint(p, &i, end), nc <= UInt64((end - i) / 3) else { return false }
+        if nc > 0 {
+            guard let m = uvarint(p, &i, end), let d = uvarint(p, &i, end), var cref = uvarint(p, &i, end) else { return false }
+            var mint = Int64(bitPattern: (m >> 1) ^ (0 &- (m & 1)))
+            var maxt = mint &+ Int64(bitPattern: d)
+            chunks.append(ChunkMeta(minTime: mint, maxTime: maxt, ref: ChunkRef(cref)))
+            for _ in 1..<Int(nc) {
+                guard let a = uvarint(p, &i, end), let b = uvarint(p, &i, end), let c = uvarint(p, &i, end) else { return false }
+                mint = maxt &+ Int64(bitPattern: a)
+                maxt = mint &+ Int64(bitPattern: b)
+                cref = UInt64(bitPattern: Int64(bitPattern: cref) &+ Int64(bitPattern: (c >> 1) ^ (0 &- (c & 1))))
+                chunks.append(ChunkMeta(minTime: mint, maxTime: maxt, ref: ChunkRef(cref)))
+            }
+        }
+        return i == end
+    }
+
+    /// Go's uvarint at `p[i]`, reading no byte at or past `end`; nil when it runs past
+    /// `end` or overflows 64 bits.
+    @inline(__always)
+    static func uvarint(_ p: UnsafeRawPointer, _ i: inout Int, _ end: Int) -> UInt64? {
+        guard i < end else { return nil }
+        var b = p.load(fromByteOffset: i, as: UInt8.self)
+        i &+= 1
+        if b < 0x80 { return UInt64(b) }
+        var x = UInt64(b & 0x7f)
+        var shift: UInt64 = 7
+        while i < end {
+            b = p.load(fromByteOffset: i, as: UInt8.self)
+            i &+= 1
+            if b < 0x80 {
+                if shift == 63 && b > 1 { return nil }
+                return x | UInt64(b) << shift
+            }
+            x |= UInt64(b & 0x7f) << shift
+            shift &+= 7
+            if shift > 63 { return nil }
+        }
+        return nil
+    }
+
+    /// `appendSeries` with every read checked and every failure located.
+    func appendSeriesChecked(
+        _ ref: SeriesRef, labels: inout [LabelRef], chunks: inout [ChunkMeta]
+    ) throws(TSDBError) -> Int {
         let off = seriesOffset(ref)
         guard ref < UInt64(Int.max / 16), seriesRange.contains(off) else {
             throw TSDBError(.corrupt, file: name, section: "series", offset: off,
                             "series ref \(ref) points outside the series section \(seriesRange)")
         }
         let b = storage.raw
-        var r = ByteReader(UnsafeRawBufferPointer(rebasing: b[..<seriesRange.upperBound]), position: off)
+        let l0 = labels.count, c0 = chunks.count
         do throws(TSDBError) {
+            var r = ByteReader(UnsafeRawBufferPointer(rebasing: b[..<seriesRange.upperBound]), position: off)
             let len = try r.readLength("series entry")
             let bodyStart = r.position
             try CRC32C.verify(b, bodyStart..<(bodyStart + len), crcAt: bodyStart + len, origin: 0)
@@ -177,7 +295,13 @@ public final class IndexReader: @unchecked Sendable {
                     chunks.append(ChunkMeta(minTime: mint, maxTime: maxt, ref: ChunkRef(cref)))
                 }
             }
+            guard e.isAtEnd else {
+                throw TSDBError(.corrupt, offset: e.position, "\(e.remaining) bytes left over after the series' chunks")
+            }
+            return bodyStart + len + 4
         } catch {
+            labels.removeSubrange(l0...)
+            chunks.removeSubrange(c0...)
             throw error.located(file: name, section: "series \(ref)")
         }
     }
@@ -250,6 +374,19 @@ public final class IndexReader: @unchecked Sendable {
     package func forEachPosting(
         at offset: Int, count: (Int) -> Void = { _ in }, each: (SeriesRef) -> Void
     ) throws(TSDBError) {
+        let (start, n) = try postingsListBody(at: offset)
+        count(n)
+        let b = storage.raw
+        var p = start
+        for _ in 0..<n {
+            each(SeriesRef(UInt32(bigEndian: b.loadUnaligned(fromByteOffset: p, as: UInt32.self))))
+            p += 4
+        }
+    }
+
+    /// Checks the postings list at `offset` (length, CRC, entry count) and returns where
+    /// its big-endian 32-bit refs start and how many there are.
+    package func postingsListBody(at offset: Int) throws(TSDBError) -> (start: Int, count: Int) {
         let b = storage.raw
         do throws(TSDBError) {
             var r = ByteReader(b, position: offset)
@@ -263,12 +400,7 @@ public final class IndexReader: @unchecked Sendable {
             guard n == (len - 4) / 4, (len - 4) % 4 == 0 else {
                 throw TSDBError(.corrupt, offset: offset, "postings list claims \(n) entries in \(len - 4) bytes")
             }
-            count(n)
-            var p = r.position
-            for _ in 0..<n {
-                each(SeriesRef(UInt32(bigEndian: b.loadUnaligned(fromByteOffset: p, as: UInt32.self))))
-                p += 4
-            }
+            return (r.position, n)
         } catch {
             throw error.located(file: name, section: "postings")
         }

@@ -28,12 +28,26 @@ struct SymbolTable {
             throw TSDBError(.corrupt, offset: body, "symbol table claims \(n) symbols in \(len) bytes")
         }
         count = n
-        var offs: [UInt32] = []
-        offs.reserveCapacity(n)
-        for _ in 0..<n {
-            offs.append(UInt32(truncatingIfNeeded: e.position - start))
-            let l = try e.readLength("symbol")
-            try e.skip(l)
+        // One pass with unchecked loads (bounds checked per length); on anything odd, the
+        // cursor reads the table again to say what and where.
+        var offs = [UInt32](repeating: 0, count: n)
+        let first = e.position, end = body + len, base = start
+        let fast = offs.withUnsafeMutableBufferPointer { o -> Bool in
+            guard let p = b.baseAddress else { return n == 0 }
+            var i = first
+            for k in 0..<n {
+                o[k] = UInt32(truncatingIfNeeded: i - base)
+                guard let l = IndexReader.uvarint(p, &i, end), l <= UInt64(end - i) else { return false }
+                i += Int(l)
+            }
+            return true
+        }
+        if !fast {
+            for k in 0..<n {
+                offs[k] = UInt32(truncatingIfNeeded: e.position - start)
+                let l = try e.readLength("symbol")
+                try e.skip(l)
+            }
         }
         offsets = offs
     }
@@ -58,20 +72,23 @@ struct SymbolTable {
         return r.position..<(r.position + l)
     }
 
+    @inline(__always)
     func rangeAt(index i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> {
         // Entries were validated at open.
-        var r = ByteReader(UnsafeRawBufferPointer(rebasing: b[..<entriesEnd]), position: start + Int(offsets[i]))
-        let l = (try? r.readLength("symbol")) ?? 0
-        return r.position..<(r.position + l)
+        var at = start + Int(offsets[i])
+        let l = IndexReader.uvarint(b.baseAddress!, &at, entriesEnd) ?? 0
+        return at..<(at + Int(l))
     }
 }
 
 /// The postings offset table: (name, value) -> offset of its postings list, byte-wise
 /// sorted by name then value (v1 writers left it unsorted; it is sorted on load).
 struct PostingsOffsetTable {
-    /// Per entry, the offsets of its name's and value's length prefixes in the file.
-    var nameOffsets: [Int] = []
-    var valueOffsets: [Int] = []
+    /// Per entry, where its name's and value's bytes are in the file.
+    var nameStarts: [Int] = []
+    var nameLengths: [UInt32] = []
+    var valueStarts: [Int] = []
+    var valueLengths: [UInt32] = []
     /// Per entry, the offset of its postings list.
     var offsets: [UInt64] = []
     /// Label names in byte-wise order; the all-postings key is "".
@@ -92,8 +109,10 @@ struct PostingsOffsetTable {
         guard n <= e.remaining / 4 else {
             throw TSDBError(.corrupt, offset: body, "postings offset table claims \(n) entries in \(len) bytes")
         }
-        nameOffsets.reserveCapacity(n)
-        valueOffsets.reserveCapacity(n)
+        nameStarts.reserveCapacity(n)
+        nameLengths.reserveCapacity(n)
+        valueStarts.reserveCapacity(n)
+        valueLengths.reserveCapacity(n)
         offsets.reserveCapacity(n)
         for _ in 0..<n {
             let entry = e.position
@@ -101,36 +120,43 @@ struct PostingsOffsetTable {
             guard keys == 2 else {
                 throw TSDBError(.corrupt, offset: entry, "postings offset entry with \(keys) keys, want 2")
             }
-            nameOffsets.append(e.position)
-            try e.skip(try e.readLength("label name"))
-            valueOffsets.append(e.position)
-            try e.skip(try e.readLength("label value"))
+            let nl = try e.readLength("label name")
+            nameStarts.append(e.position)
+            nameLengths.append(UInt32(nl))
+            try e.skip(nl)
+            let vl = try e.readLength("label value")
+            valueStarts.append(e.position)
+            valueLengths.append(UInt32(vl))
+            try e.skip(vl)
             let o = try e.readUvarint()
             guard o < UInt64(b.count) else {
                 throw TSDBError(.corrupt, offset: entry, "postings offset \(o) beyond the file")
             }
             offsets.append(o)
         }
-        func str(_ at: Int) -> UnsafeRawBufferPointer {
-            var rr = ByteReader(b, position: at)
-            let l = (try? rr.readLength("string")) ?? 0
-            return UnsafeRawBufferPointer(rebasing: b[rr.position..<(rr.position + l)])
+        func name(_ i: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: b[nameStarts[i]..<(nameStarts[i] + Int(nameLengths[i]))])
+        }
+        func value(_ i: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: b[valueStarts[i]..<(valueStarts[i] + Int(valueLengths[i]))])
         }
         if !sorted {
             let order = (0..<n).sorted { i, j in
-                let (ni, nj) = (str(nameOffsets[i]), str(nameOffsets[j]))
+                let (ni, nj) = (name(i), name(j))
                 if !ni.elementsEqual(nj) { return ni.lexicographicallyPrecedes(nj) }
-                return str(valueOffsets[i]).lexicographicallyPrecedes(str(valueOffsets[j]))
+                return value(i).lexicographicallyPrecedes(value(j))
             }
-            nameOffsets = order.map { nameOffsets[$0] }
-            valueOffsets = order.map { valueOffsets[$0] }
+            nameStarts = order.map { nameStarts[$0] }
+            nameLengths = order.map { nameLengths[$0] }
+            valueStarts = order.map { valueStarts[$0] }
+            valueLengths = order.map { valueLengths[$0] }
             offsets = order.map { offsets[$0] }
         }
         var i = 0
         while i < n {
-            let name = str(nameOffsets[i])
+            let name = name(i)
             var j = i + 1
-            while j < n, str(nameOffsets[j]).elementsEqual(name) { j += 1 }
+            while j < n, byteCompare(self.name(j, in: b), name) == 0 { j += 1 }
             let s = String(decoding: name, as: UTF8.self)
             names.append(s)
             ranges[s] = i..<j
@@ -140,17 +166,13 @@ struct PostingsOffsetTable {
 
     func entries(for name: String) -> Range<Int>? { ranges[name] }
 
-    func valueRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> {
-        var r = ByteReader(b, position: valueOffsets[i])
-        let l = (try? r.readLength("label value")) ?? 0
-        return r.position..<(r.position + l)
-    }
+    @inline(__always)
+    func valueRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> { valueStarts[i]..<(valueStarts[i] + Int(valueLengths[i])) }
 
-    func nameRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> {
-        var r = ByteReader(b, position: nameOffsets[i])
-        let l = (try? r.readLength("label name")) ?? 0
-        return r.position..<(r.position + l)
-    }
+    @inline(__always)
+    func nameRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> { nameStarts[i]..<(nameStarts[i] + Int(nameLengths[i])) }
+
+    func name(_ i: Int, in b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: b[nameRange(at: i, in: b)]) }
 
     func value(at i: Int, in b: UnsafeRawBufferPointer) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: b[valueRange(at: i, in: b)]), as: UTF8.self)

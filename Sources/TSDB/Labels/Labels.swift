@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One label pair.
 public struct Label: Hashable, Sendable {
     public var name: String
@@ -84,14 +90,8 @@ public func byteCompare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer
     return a.count - b.count
 }
 
+/// libc's memcmp (vectorised), as an Int.
 @usableFromInline
 func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
-    var i = 0
-    while i < n {
-        let x = a.load(fromByteOffset: i, as: UInt8.self)
-        let y = b.load(fromByteOffset: i, as: UInt8.self)
-        if x != y { return Int(x) - Int(y) }
-        i += 1
-    }
-    return 0
+    Int(memcmp(a, b, n))
 }
