@@ -59,6 +59,20 @@ public struct RepairOutcome: Sendable {
 public enum BlockRepair {
     public static let logFile = "repair.log"
 
+    /// Verifies a local block directory and repairs it into `parent` when verify flags it.
+    public static func repair(directory: String, into parent: String, options: RepairOptions, now: Date = Date()) async -> RepairOutcome {
+        let name = (directory as NSString).lastPathComponent
+        let findings = await RepairChecks.findings(directory: directory, deep: options.deep)
+        if let bad = findings.first(where: { $0.kind == .unreadable }) {
+            return RepairOutcome(block: name, status: .unrepairable("\(bad.file): \(bad.detail)"), findings: findings, dryRun: options.dryRun)
+        }
+        let block: Block
+        do { block = try Block(directory: directory) } catch {
+            return RepairOutcome(block: name, status: .unrepairable(error.description), findings: findings, dryRun: options.dryRun)
+        }
+        return await repair(block, name: name, findings: findings, into: parent, options: options, now: now)
+    }
+
     /// Repairs `block` into `parent/<new ULID>`. In a dry run the block is written into a
     /// scratch directory under `parent` and removed.
     public static func repair(_ block: Block, name: String, findings: [Finding], into parent: String,
@@ -129,8 +143,6 @@ public enum BlockRepair {
         t.stats = BlockMeta.Stats()
         if var th = t.thanos {
             th.source = "bucket.repair"
-            th.files = []
-            th.segmentFiles = []
             th.indexStats = ThanosMeta.IndexStats()
             t.thanos = th
             // The upload time is the new block's, set when it is uploaded.

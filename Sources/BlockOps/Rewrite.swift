@@ -108,8 +108,6 @@ public enum BlockRewrite {
         t.stats = BlockMeta.Stats()
         var th = t.thanos ?? ThanosMeta()
         th.source = "bucket.rewrite"
-        th.files = []
-        th.segmentFiles = []
         th.indexStats = ThanosMeta.IndexStats()
         let sources = t.compaction.sources
         t.compaction.sources = [newID]
