@@ -111,11 +111,7 @@ struct RepairTests {
             return Expect(kinds: [.seriesOrder], actions: [.reorderedSeries], lost: false, dump: dump.text)
         },
         Damage(name: "a series given twice is merged into one") { b, dump in
-            var all = try b.series()
-            var second = all[6]
-            second.1 = [all[6].1[1]]
-            all[6].1 = [all[6].1[0]]
-            all.insert(second, at: 7)
+            let all = try b.series().splitting(6)
             try b.rewriteIndex(all)
             return Expect(kinds: [.duplicateSeries], actions: [.mergedSeries], lost: false, dump: dump.text, mentions: [text(all[6].0)])
         },

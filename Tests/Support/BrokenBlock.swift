@@ -21,6 +21,14 @@ public struct BrokenBlock {
         try FileManager.default.copyItem(atPath: src, toPath: dir)
     }
 
+    /// A block already in place (inside a bucket directory) to break; `original` is its
+    /// unbroken source. `work` is then the block directory itself.
+    public init(at dir: String, original: String) {
+        work = dir
+        self.dir = dir
+        self.original = original
+    }
+
     public func block() throws -> Block { try Block(directory: dir) }
 
     /// The series as the index holds them, in index order.
@@ -113,6 +121,19 @@ public struct BrokenBlock {
     func segmentName(_ i: Int) -> String {
         let s = String(i + 1)
         return String(repeating: "0", count: max(0, 6 - s.count)) + s
+    }
+}
+
+extension Array where Element == BrokenBlock.Series {
+    /// Series `i` given twice in a row: its first chunk in the first entry, the rest in the
+    /// second (a duplicate series whose merge loses nothing).
+    public func splitting(_ i: Int) -> [BrokenBlock.Series] {
+        var all = self
+        var second = all[i]
+        second.1 = [ChunkMeta](all[i].1.dropFirst())
+        all[i].1 = [all[i].1[0]]
+        all.insert(second, at: i + 1)
+        return all
     }
 }
 
