@@ -311,8 +311,11 @@ public enum Compactor {
                                      detail: "\(fromOneBlock) series with this label set merged into one"))
                 }
                 if !deleted.intervals.isEmpty {
-                    log?(RepairEvent(action: .deletedSamples, series: text(), detail: deleted.detail, lost: true,
-                                     intervals: Intervals.normalized(deleted.intervals)))
+                    // A whole series deleted is one range, first chunk to last (as Thanos logs it).
+                    let whole = deletions.first == Int64.min...Int64.max
+                    let ranges = whole ? [deleted.intervals.map(\.lowerBound).min()!...deleted.intervals.map(\.upperBound).max()!]
+                        : Intervals.normalized(deleted.intervals)
+                    log?(RepairEvent(action: .deletedSamples, series: text(), detail: deleted.detail, lost: true, intervals: ranges))
                 }
                 out.removeAll(keepingCapacity: true)
                 let before = (merger.mergedRuns, merger.duplicatesDropped)
