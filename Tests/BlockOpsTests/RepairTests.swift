@@ -139,6 +139,17 @@ struct RepairTests {
             try b.rewriteIndex(all)
             return Expect(kinds: [.chunkAtMaxTime], actions: [.droppedChunk], lost: true, dump: dump.text, mentions: ["issue 347", text(all[0].0)])
         },
+        Damage(name: "a series entry that does not decode is dropped with its chunks") { b, dump in
+            let s = try b.series()[2]
+            let blk = try b.block()
+            let ref = try blk.index.allPostings()[2]
+            let off = blk.index.seriesOffset(ref)
+            var d = try Data(contentsOf: URL(fileURLWithPath: b.dir + "/index"))
+            d[off + 3] ^= 0x20
+            try d.write(to: URL(fileURLWithPath: b.dir + "/index"))
+            return Expect(kinds: [.seriesEntry, .postingsMismatch, .statsMismatch], actions: [.unreadableSeries, .recomputedStats], lost: true,
+                          dump: dump.removing(text(s.0), Int64.min...Int64.max).text, mentions: ["unreadable-series series \(ref): "])
+        },
         Damage(name: "meta.json stats that disagree with the data are recomputed") { b, dump in
             try b.editMeta { $0.stats.numSamples += 7 }
             return Expect(kinds: [.statsMismatch], actions: [.recomputedStats], lost: false, dump: dump.text, mentions: ["14407 -> 14400"])

@@ -186,3 +186,34 @@ struct RewriteTests {
         }
     }
 }
+
+@Suite("Rewrite: the command")
+struct RewriteCommandTests {
+    @Test("dry run by default, --no-dry-run rewrites; bad configs are usage errors naming the field")
+    func command() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: BlockyardBinary.path), "build blockyard first")
+        let (dir, id, _) = try RewriteTests.bucket()
+        defer { Fixtures.cleanup((dir as NSString).deletingLastPathComponent) }
+        let tmp = try Fixtures.tempDir("rw-cli")
+        defer { Fixtures.cleanup(tmp) }
+        func run(_ extra: [String]) throws -> (Int32, String, String) {
+            try Run.run(BlockyardBinary.path, ["rewrite", dir, "--id", id.description, "--tmp.dir", tmp] + extra)
+        }
+        let purge = "--rewrite.to-delete-config=- {matchers: '{tenant=\"b\"}'}"
+        let (c0, o0, _) = try run([purge])
+        #expect(c0 == 0)
+        #expect(o0.contains("Deleted {__name__=\"load\", host=\"h0\"") && o0.contains("would be rewritten (dry run)"), "\(o0)")
+        #expect(try Block.directories(at: dir).count == 1, "a dry run wrote a block")
+
+        let (c1, o1, _) = try run([purge, "--no-dry-run", "--delete-blocks"])
+        #expect(c1 == 0, "\(o1)")
+        #expect(o1.contains("source marked for deletion"))
+        #expect(try Block.directories(at: dir).count == 2)
+        #expect(FileManager.default.fileExists(atPath: dir + "/\(id)/deletion-mark.json"))
+
+        let (c2, _, e2) = try run(["--rewrite.to-relabel-config=- {action: explode}"])
+        #expect(c2 == 64 && e2.contains("--rewrite.to-relabel-config[0].action: unknown relabel action \"explode\""), "\(e2)")
+        #expect(try run([]).0 == 64, "no config")
+        #expect(try run([purge, "--delete-blocks"]).0 == 64, "--delete-blocks needs --no-dry-run")
+    }
+}
