@@ -45,11 +45,12 @@ public final class BucketRepairer: Sendable {
         let byID = Dictionary(entries.map { ($0.ulid, $0) }, uniquingKeysWith: { a, _ in a })
         var targets: [BlockEntry] = []
         if options.ids.isEmpty {
-            targets = entries.filter { $0.meta != nil && !$0.markers.contains(.deletion) }
+            // Partial uploads are cleanup's; a meta.json that does not parse is reported.
+            targets = entries.filter { !$0.isPartial && !$0.markers.contains(.deletion) }
         } else {
             for id in options.ids {
-                guard let e = byID[id], e.meta != nil else {
-                    throw BlockOpsError.notFound(byID[id]?.metaError.map { "a readable meta.json of block \(id) (\($0))" } ?? "block \(id) in \(bucket.description)")
+                guard let e = byID[id], !e.isPartial else {
+                    throw BlockOpsError.notFound(byID[id] == nil ? "block \(id) in \(bucket.description)" : "meta.json of block \(id) (a partial upload)")
                 }
                 targets.append(e)
             }
@@ -64,6 +65,10 @@ public final class BucketRepairer: Sendable {
         var outcome = RepairOutcome(block: id.description, status: .clean, dryRun: options.repair.dryRun)
         if e.markers.contains(.deletion) {
             outcome.status = .skipped("marked for deletion")
+            return outcome
+        }
+        if let err = e.metaError {
+            outcome.status = .unrepairable("meta.json does not parse (\(err)); it cannot be rebuilt from the data")
             return outcome
         }
         if let done = try await replacement(of: e, among: entries) {

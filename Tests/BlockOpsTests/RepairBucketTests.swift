@@ -152,6 +152,20 @@ struct RepairBucketTests {
         }
     }
 
+    @Test("a block whose meta.json does not parse cannot be repaired, and is left alone")
+    func unreadableMeta() async throws {
+        let b = try Self.broken()
+        defer { Fixtures.cleanup(b.dir) }
+        let victim = (Self.blocks[4] as NSString).lastPathComponent
+        try "{\"ulid\": ".write(toFile: b.dir + "/\(victim)/meta.json", atomically: true, encoding: .utf8)
+        let out = try await Self.run(FilesystemBucket(directory: b.dir), backup: nil, work: b.dir + ".work")
+        let o = try #require(out.first { $0.block == victim })
+        guard case .unrepairable(let why) = o.status else { throw BlockOpsError.invalid("\(o.status)") }
+        #expect(why.contains("meta.json does not parse"))
+        #expect(!FileManager.default.fileExists(atPath: b.dir + "/\(victim)/deletion-mark.json"))
+        #expect(out.filter(\.repaired).count == 2)
+    }
+
     @Test("killed at every write (bucket and backup), then re-run: nothing marked without a complete replacement; converges")
     func crashes() async throws {
         // Both buckets live under one crashing store, so one write budget spans them; being

@@ -157,6 +157,26 @@ struct RewriteTests {
         #expect(FileManager.default.fileExists(atPath: dir + "/\(id)/deletion-mark.json"))
     }
 
+    @Test("on the Azure emulator: the block read by ranged reads, the rewrite uploaded meta.json last, the source marked")
+    func azure() async throws {
+        let (dir, id, src) = try Self.bucket()
+        defer { Fixtures.cleanup((dir as NSString).deletingLastPathComponent); Fixtures.cleanup(dir + ".tmp") }
+        let emu = try AzureEmulator()
+        defer { emu.stop() }
+        let bucket = try await AzureBucket(config: emu.config(container: "tenants"))
+        for f in ["chunks/000001", "index", "meta.json"] { try await bucket.upload("\(id)/\(f)", fromFile: src + "/" + f) }
+        let spec = RewriteSpec(deletions: try RewriteConfig.deletionRequests(yaml: "- matchers: '{tenant=\"b\"}'", origin: "t"))
+        let o = try await Self.rewrite(dir, id, spec, deleteBlocks: true, bucket: bucket)
+        guard case .rewritten(let newID) = o.status else { throw BlockOpsError.invalid("\(o.status)") }
+        #expect(o.markedForDeletion)
+        let got = try Fixtures.tempDir("rw-azure")
+        defer { Fixtures.cleanup(got) }
+        _ = try await BlockTransfer.download(newID, from: bucket, to: got)
+        _ = try await Self.checked(got, o, original: try Block(directory: src).meta, spec: spec)
+        #expect(try Promtool.dump([got + "/\(newID)"]) == Promtool.dump([src], extra: ["--match={__name__=~\".+\",tenant!=\"b\"}"]))
+        #expect(try await bucket.exists("\(id)/deletion-mark.json"))
+    }
+
     @Test("killed at every write with --delete-blocks: the source is marked only once its rewrite is complete; re-runs converge")
     func crashes() async throws {
         let spec = RewriteSpec(relabels: try RewriteConfig.relabelConfigs(yaml: "- {regex: leak, action: labeldrop}", origin: "t"))
