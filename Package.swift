@@ -50,7 +50,11 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "BlockOps",
-            dependencies: ["TSDB", "ObjectStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TSDB", "ObjectStore", .product(name: "Logging", package: "swift-log"),
+                // Relabel configs (YAML) and hashmod (MD5) for rewrite.
+                .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "BlockyardCLI",

@@ -20,10 +20,12 @@ public enum BlockTransfer {
     ///
     /// `labels` and `source` replace the block's own; nil keeps what its Thanos section
     /// says (blocks made by blockyard's downsampler or compactor carry their group's labels
-    /// and source "compactor"). Like Thanos, a block without external labels is refused.
+    /// and source "compactor"). Like Thanos, a block without external labels is refused,
+    /// unless `requireExternalLabels` is false: for a replacement of a block already in the
+    /// bucket (repair, rewrite), which keeps the labels its original has, even none.
     public static func upload(
         blockDirectory dir: String, to bucket: any Bucket, labels: [String: String]?,
-        source: String? = "bucket.upload", concurrency: Int = 4
+        source: String? = "bucket.upload", concurrency: Int = 4, requireExternalLabels: Bool = true
     ) async throws -> UploadResult {
         let block = try Block(directory: dir)
         let id = block.meta.ulid
@@ -32,7 +34,7 @@ public enum BlockTransfer {
         }
         var thanos = block.meta.thanos ?? ThanosMeta()
         if let labels { thanos.labels = labels }
-        guard !thanos.labels.isEmpty else {
+        guard !thanos.labels.isEmpty || !requireExternalLabels else {
             throw BlockOpsError.invalid("\(dir): the block has no external labels; Thanos refuses such blocks")
         }
         if let source { thanos.source = source } else if thanos.source.isEmpty { thanos.source = "bucket.upload" }
@@ -94,6 +96,19 @@ public enum BlockTransfer {
                 throw BlockOpsError.invalid("\(id)/\(f.relPath) in \(bucket.description) has \(got) bytes, the block has \(want)")
             }
         }
+    }
+
+    /// A block of a bucket opened from local disk: in place for a FILESYSTEM bucket, else
+    /// downloaded into `scratch` first (as Thanos' compactor does) and memory-mapped from
+    /// there, so memory does not grow with the block. For the jobs that rewrite blocks
+    /// (compaction, repair, rewrite); checks that only read stream from the bucket instead.
+    public static func openLocally(_ id: ULID, in bucket: any Bucket, scratch: String) async throws -> Block {
+        if let root = localRoot(of: bucket) {
+            return try Block(directory: root + "/\(id)")
+        }
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        _ = try await download(id, from: bucket, to: scratch)
+        return try Block(directory: scratch + "/\(id)")
     }
 
     /// Downloads a block into `directory/<ULID>`: every object into a temporary directory,

@@ -201,7 +201,7 @@ public final class BucketCompactor: Sendable {
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
         var blocks: [Block] = []
-        for m in inputs { blocks.append(try await open(m.ulid, workDirectory: workDirectory)) }
+        for m in inputs { blocks.append(try await BlockTransfer.openLocally(m.ulid, in: bucket, scratch: workDirectory + "/inputs")) }
         var o = CompactOptions()
         o.function = options.function
         o.dropLabels = options.policy.replicaLabels
@@ -233,19 +233,6 @@ public final class BucketCompactor: Sendable {
             "vertical": "\(vertical)", "duration_ms": "\(Int(record.seconds * 1000))",
         ])
         return try BlockMeta(bytes: try Data(contentsOf: URL(fileURLWithPath: r.directory + "/meta.json")), file: "meta.json")
-    }
-
-    /// An input block: straight from disk for a local bucket, else downloaded into the group's
-    /// work directory (as Thanos' compactor does) and memory-mapped from there, so memory does not
-    /// grow with the inputs' size.
-    func open(_ id: ULID, workDirectory: String) async throws -> Block {
-        if let root = localRoot(of: bucket) {
-            return try Block(directory: root + "/\(id)")
-        }
-        let inputs = workDirectory + "/inputs"
-        try FileManager.default.createDirectory(atPath: inputs, withIntermediateDirectories: true)
-        _ = try await BlockTransfer.download(id, from: bucket, to: inputs)
-        return try Block(directory: inputs + "/\(id)")
     }
 
     func applyRetention(_ entries: [BlockEntry], _ summary: inout CompactionSummary) async throws {

@@ -21,25 +21,58 @@ public struct CompactOptions: Sendable {
     /// block's [minTime, maxTime) are trimmed, and overlapping chunks of a series merged.
     /// Every change is reported to `log`.
     public var repair = false
+    /// Samples to delete from a series, given its output labels (after relabelling): closed
+    /// intervals in ms, as Thanos' deletion requests give them (`Int64.min...Int64.max`
+    /// deletes the series). Chunks inside an interval are dropped without decoding; the
+    /// others are cut, as tombstones are.
+    public var deletions: (@Sendable (Labels) -> [ClosedRange<Int64>])? = nil
+    /// Where the result's meta.json starts from, instead of a new compaction's (level + 1,
+    /// the inputs as parents): its time range, compaction and Thanos sections and unknown
+    /// fields are kept (a repair or rewrite of one block); ULID, stats and the Thanos files
+    /// list are filled in.
+    public var template: BlockMeta? = nil
+    /// Receives every change a repair, relabel or deletion makes.
     public var log: (@Sendable (RepairEvent) -> Void)? = nil
     public init() {}
 }
 
 /// One change a repair or rewrite made, for its change log.
 public struct RepairEvent: Sendable, CustomStringConvertible {
-    public enum Action: String, Sendable {
+    public enum Action: String, Sendable, CaseIterable {
         case droppedChunk = "dropped-chunk"
         case trimmedChunk = "trimmed-chunk"
+        case fixedChunk = "fixed-chunk"
+        case reorderedChunks = "re-sorted-chunks"
         case mergedOverlaps = "merged-overlapping-chunks"
         case droppedDuplicates = "dropped-duplicate-chunks"
         case mergedSeries = "merged-duplicate-series"
+        case reorderedSeries = "re-sorted-series"
+        case sortedLabels = "sorted-labels"
         case droppedSeries = "dropped-series"
+        case deletedSamples = "deleted-samples"
         case relabelled
         case unreadableSeries = "unreadable-series"
+        case recomputedStats = "recomputed-stats"
+        case recomputedFiles = "recomputed-files"
     }
     public var action: Action
+    /// The series (label set) changed, or what else was (`meta.json`, `index`).
     public var series: String
     public var detail: String
+    /// Whether samples were lost (dropped or cut off), as opposed to moved, merged or
+    /// deduplicated.
+    public var lost: Bool
+    /// The time ranges deleted from the series (deletions, tombstones, dropped series).
+    public var intervals: [ClosedRange<Int64>]
+
+    public init(action: Action, series: String, detail: String, lost: Bool = false, intervals: [ClosedRange<Int64>] = []) {
+        self.action = action
+        self.series = series
+        self.detail = detail
+        self.lost = lost
+        self.intervals = intervals
+    }
+
     public var description: String { "\(action.rawValue) \(series): \(detail)" }
 }
 
@@ -68,7 +101,9 @@ final class MergeCursor {
     let block: Block
     let name: String
     let input: Int
-    let mapping: SymbolMapping
+    /// From the block's symbol references to the output's (not needed when every series is
+    /// relabelled: its new labels are looked up in the output's symbols).
+    let mapping: SymbolMapping?
     let drop: Set<UInt32>
     /// Series refs in output order.
     let order: [SeriesRef]
@@ -87,37 +122,42 @@ final class MergeCursor {
     /// With a relabel (or a repair), each series' new labels, precomputed in output order.
     private let relabelled: [[LabelRef]]?
 
-    init(block: Block, name: String, input: Int, mapping: SymbolMapping, drop: Set<UInt32>, dropNames: [String],
-         relabel: (@Sendable (Labels) -> Labels?)? = nil, symbols: SymbolSet? = nil, log: ((RepairEvent) -> Void)? = nil) throws {
+    init(block: Block, name: String, input: Int, mapping: SymbolMapping?, drop: Set<UInt32>, dropNames: [String],
+         labeller: SeriesLabeller? = nil, symbols: SymbolSet? = nil, tolerant: Bool = false, log: ((RepairEvent) -> Void)? = nil) throws {
         self.block = block
         self.name = name
         self.input = input
         self.mapping = mapping
         self.drop = drop
         let refs = try block.index.allPostings()
-        if let relabel, let symbols {
+        if let labeller, let symbols {
             // Every series' new label set as references into the output symbols, sorted.
             var keyed: [(SeriesRef, [LabelRef])] = []
             keyed.reserveCapacity(refs.count)
             for r in refs {
                 let labels: Labels
-                do { labels = try block.index.seriesLabels(r).0 } catch {
-                    guard let log else { throw error }
-                    log(RepairEvent(action: .unreadableSeries, series: "series \(r)", detail: "\(error.description); dropped with its chunks"))
+                let chunks: [ChunkMeta]
+                do { (labels, chunks) = try block.index.seriesLabels(r) } catch {
+                    guard tolerant else { throw error }
+                    log?(RepairEvent(action: .unreadableSeries, series: "series \(r)",
+                                     detail: "\(error.description); dropped with its chunks", lost: true))
                     continue
                 }
-                guard let t = relabel(labels) else {
-                    log?(RepairEvent(action: .droppedSeries, series: labels.description, detail: "relabelling dropped it"))
-                    continue
+                guard let t = labeller.apply(labels, chunks: chunks, log: log), let m = symbols.refs(t) else { continue }
+                keyed.append((r, m))
+            }
+            if tolerant, let log {
+                let unordered = zip(keyed, keyed.dropFirst()).filter { compareLabelRefs($0.1, $1.1) > 0 }.count
+                if unordered > 0 {
+                    log(RepairEvent(action: .reorderedSeries, series: "index",
+                                    detail: "\(unordered) series did not sort after the one before them; all series re-sorted by label set"))
                 }
-                guard !t.isEmpty, let m = symbols.refs(t) else { continue }
-                keyed.append((r, m.filter { !drop.contains($0.name) }))
             }
             keyed.sort { compareLabelRefs($0.1, $1.1) < 0 }
             order = keyed.map(\.0)
             relabelled = keyed.map(\.1)
             inIndexOrder = false
-        } else if dropNames.contains(where: { block.index.labelNames.contains($0) }) {
+        } else if dropNames.contains(where: { block.index.labelNames.contains($0) }), let mapping {
             // Removing labels that this block's series carry can change their order: then the
             // series are sorted by their new label sets (label references only; chunks are read
             // later, in that order).
@@ -154,7 +194,7 @@ final class MergeCursor {
             labels = relabelled[position]
             return
         }
-        guard mapping.map(scratch, into: &labels) else { throw Self.badSymbols(name) }
+        guard let mapping, mapping.map(scratch, into: &labels) else { throw Self.badSymbols(name) }
         if !drop.isEmpty { labels.removeAll { drop.contains($0.name) } }
     }
 
@@ -195,31 +235,37 @@ public enum Compactor {
     {
         precondition(!blocks.isEmpty, "nothing to compact")
         let names = names ?? blocks.map { $0.meta.ulid.description }
-        // A repair re-sorts label names and series; a relabel may also bring new strings,
-        // which the output's symbol table needs before any series is written.
-        let relabel: (@Sendable (Labels) -> Labels?)? = options.relabel ?? (options.repair ? { @Sendable in Labels($0.pairs) } : nil)
-        var extra: [String] = []
-        if let relabel {
-            let (base, _) = SymbolSet.merging(blocks.map(\.index))
+        let log = options.log
+        // A repair re-sorts label names and series; a relabel may bring new strings and
+        // leave old ones unused. Then the output's symbols are exactly the strings of the
+        // output's label sets (so a purged label's values leave the index too), and the
+        // input symbol tables are not trusted to be in order.
+        let labeller = SeriesLabeller(options)
+        let symbols: SymbolSet
+        var maps: [SymbolMapping]? = nil
+        if let labeller {
             var seen = Set<String>()
             for b in blocks {
                 for r in try b.index.allPostings() {
-                    guard let labels = try? b.index.seriesLabels(r).0, let t = relabel(labels) else { continue }
+                    guard let (labels, chunks) = try? b.index.seriesLabels(r),
+                          let t = labeller.apply(labels, chunks: chunks, log: nil) else { continue }
                     for l in t {
-                        if base.ref(of: l.name) == nil { seen.insert(l.name) }
-                        if base.ref(of: l.value) == nil { seen.insert(l.value) }
+                        seen.insert(l.name)
+                        seen.insert(l.value)
                     }
                 }
             }
-            extra = Array(seen)
+            symbols = SymbolSet(seen)
+        } else {
+            let (merged, m) = SymbolSet.merging(blocks.map(\.index))
+            symbols = merged
+            maps = m
         }
-        let (symbols, maps) = SymbolSet.merging(blocks.map(\.index), extra: extra)
         let drop = Set(options.dropLabels.compactMap { symbols.ref(of: $0) })
-        let log = options.log
         var cursors: [MergeCursor] = []
         for (i, b) in blocks.enumerated() {
-            let c = try MergeCursor(block: b, name: names[i], input: i, mapping: maps[i], drop: drop, dropNames: options.dropLabels,
-                                     relabel: relabel, symbols: symbols, log: options.repair ? { log?($0) } : nil)
+            let c = try MergeCursor(block: b, name: names[i], input: i, mapping: maps?[i], drop: drop, dropNames: options.dropLabels,
+                                     labeller: labeller, symbols: symbols, tolerant: options.repair, log: log)
             if !c.done { try c.load() }
             cursors.append(c)
         }
@@ -228,6 +274,7 @@ public enum Compactor {
         for b in blocks { b.index.storage.releasePages(0..<b.index.storage.count) }
         let writer = try BlockWriter(parent: parent, ulid: ulid, symbols: symbols, segmentSize: options.segmentSize)
         var merger = ChunkMerger(function: options.function, samplesPerChunk: options.samplesPerChunk)
+        merger.mergeAggregates = options.repair
         var result = CompactResult(meta: BlockMeta(ulid: ulid, minTime: 0, maxTime: 0), directory: writer.directory)
         do {
             var gathered: [MergeChunk] = []
@@ -242,13 +289,16 @@ public enum Compactor {
                 guard let first = lo else { break }
                 current = first.labels
                 gathered.removeAll(keepingCapacity: true)
+                let text = { symbols.labels(current).description }
+                let deletions = options.deletions.map { Intervals.normalized($0(symbols.labels(current))) } ?? []
+                var deleted = Deleted()
                 var contributors = 0
                 var fromOneBlock = 0
                 for c in cursors {
                     // A cursor may hold several series with this label set (after labels were dropped).
                     var here = 0
                     while !c.done && compareLabelRefs(c.labels, current) == 0 {
-                        try gather(c, symbols: symbols, options: options, into: &gathered)
+                        try gather(c, symbols: symbols, options: options, deletions: deletions, deleted: &deleted, into: &gathered)
                         contributors += 1
                         here += 1
                         try c.advance()
@@ -256,44 +306,61 @@ public enum Compactor {
                     fromOneBlock = max(fromOneBlock, here)
                 }
                 if contributors > 1 { result.seriesMerged += 1 }
-                if options.repair && fromOneBlock > 1 {
-                    log?(RepairEvent(action: .mergedSeries, series: symbols.labels(current).description,
+                if fromOneBlock > 1 {
+                    log?(RepairEvent(action: .mergedSeries, series: text(),
                                      detail: "\(fromOneBlock) series with this label set merged into one"))
                 }
+                if !deleted.intervals.isEmpty {
+                    // A whole series deleted is one range, first chunk to last (as Thanos logs it).
+                    let whole = deletions.first == Int64.min...Int64.max
+                    let ranges = whole ? [deleted.intervals.map(\.lowerBound).min()!...deleted.intervals.map(\.upperBound).max()!]
+                        : Intervals.normalized(deleted.intervals)
+                    log?(RepairEvent(action: .deletedSamples, series: text(), detail: deleted.detail, lost: true, intervals: ranges))
+                }
                 out.removeAll(keepingCapacity: true)
-                let before = (merger.reencoded, merger.duplicatesDropped)
+                let before = (merger.mergedRuns, merger.duplicatesDropped)
                 do {
                     try merger.merge(gathered, into: &out)
                 } catch {
                     if options.repair {
                         // What cannot be merged sample by sample is dropped, and said so.
                         let lost = gathered.map { "[\($0.minTime), \($0.maxTime)]" }.joined(separator: " ")
-                        log?(RepairEvent(action: .droppedChunk, series: symbols.labels(current).description, detail: "\(error.detail); chunks \(lost) dropped"))
+                        log?(RepairEvent(action: .droppedChunk, series: text(), detail: "\(error.detail); chunks \(lost) dropped", lost: true))
                         continue
                     }
-                    throw CompactionInputError(block: names.joined(separator: ","), series: symbols.labels(current).description, detail: error.detail)
+                    throw CompactionInputError(block: names.joined(separator: ","), series: text(), detail: error.detail)
                 }
-                if options.repair && contributors == 1 {
-                    if merger.reencoded > before.0 {
-                        log?(RepairEvent(action: .mergedOverlaps, series: symbols.labels(current).description,
-                                         detail: "overlapping chunks merged sample by sample into \(merger.reencoded - before.0) chunk(s)"))
+                if contributors == 1 {
+                    if merger.mergedRuns > before.0 {
+                        log?(RepairEvent(action: .mergedOverlaps, series: text(),
+                                         detail: "\(merger.mergedRuns - before.0) run(s) of overlapping chunks merged sample by sample (one sample per timestamp)"))
                     }
                     if merger.duplicatesDropped > before.1 {
-                        log?(RepairEvent(action: .droppedDuplicates, series: symbols.labels(current).description,
+                        log?(RepairEvent(action: .droppedDuplicates, series: text(),
                                          detail: "\(merger.duplicatesDropped - before.1) exact duplicate chunk(s) dropped"))
                     }
                 }
                 try writer.add(labels: current, chunks: out)
+                // Aggregate chunks carry no sample count in a header: Thanos counts the
+                // samples of their count aggregate.
+                for c in out where c.payload.encoding == .thanosAggregate {
+                    writer.addSamples(UInt64(c.payload.aggregateSampleCount))
+                }
             }
             if writer.stats.numSamples == 0 {
                 writer.discard()
                 return nil
             }
-            var meta = BlockMeta(ulid: ulid, minTime: blocks.map(\.meta.minTime).min()!, maxTime: blocks.map(\.meta.maxTime).max()!)
-            meta.compaction.level = blocks.map(\.meta.compaction.level).max()! + 1
-            meta.compaction.sources = Array(Set(blocks.flatMap { $0.meta.compaction.sources.isEmpty ? [$0.meta.ulid] : $0.meta.compaction.sources })).sorted()
-            meta.compaction.parents = blocks.map { BlockMeta.Parent(ulid: $0.meta.ulid, minTime: $0.meta.minTime, maxTime: $0.meta.maxTime) }
-            meta.thanos = options.thanos
+            var meta: BlockMeta
+            if let t = options.template {
+                meta = t
+            } else {
+                meta = BlockMeta(ulid: ulid, minTime: blocks.map(\.meta.minTime).min()!, maxTime: blocks.map(\.meta.maxTime).max()!)
+                meta.compaction.level = blocks.map(\.meta.compaction.level).max()! + 1
+                meta.compaction.sources = Array(Set(blocks.flatMap { $0.meta.compaction.sources.isEmpty ? [$0.meta.ulid] : $0.meta.compaction.sources })).sorted()
+                meta.compaction.parents = blocks.map { BlockMeta.Parent(ulid: $0.meta.ulid, minTime: $0.meta.minTime, maxTime: $0.meta.maxTime) }
+            }
+            if let t = options.thanos { meta.thanos = t }
             result.meta = try writer.commit(meta)
             result.chunksCopied = merger.copied
             result.chunksReencoded = merger.reencoded
@@ -305,19 +372,44 @@ public enum Compactor {
         }
     }
 
-    /// The chunks of the cursor's current series, checked and with tombstones applied. In a
-    /// repair, broken chunks are dropped and samples outside the block trimmed instead.
-    static func gather(_ c: MergeCursor, symbols: SymbolSet, options: CompactOptions, into out: inout [MergeChunk]) throws {
+    /// What was deleted from one output series (by tombstones or deletion requests), for
+    /// one log line per series.
+    struct Deleted {
+        var intervals: [ClosedRange<Int64>] = []
+        var samples = 0
+        var chunks = 0
+        var tombstones = false
+        var requests = false
+        var detail: String {
+            let by = [tombstones ? "tombstones" : nil, requests ? "deletion requests" : nil].compactMap { $0 }.joined(separator: " and ")
+            return "\(samples) sample(s) in \(chunks) chunk(s) deleted (\(by))"
+        }
+    }
+
+    /// The chunks of the cursor's current series, checked and with tombstones and
+    /// `deletions` applied. In a repair, broken chunks are dropped and samples outside the
+    /// block trimmed instead, every chunk is decoded once to make sure it can be, and chunk
+    /// time ranges come from the samples.
+    static func gather(_ c: MergeCursor, symbols: SymbolSet, options: CompactOptions, deletions: [ClosedRange<Int64>],
+                       deleted: inout Deleted, into out: inout [MergeChunk]) throws {
         let meta = c.block.meta
         let series = { symbols.labels(c.labels).description }
         func fail(_ d: String) -> CompactionInputError {
             CompactionInputError(block: c.name, series: series(), detail: d)
         }
-        func note(_ a: RepairEvent.Action, _ d: String) { options.log?(RepairEvent(action: a, series: series(), detail: d)) }
+        func note(_ a: RepairEvent.Action, _ d: String, lost: Bool) {
+            options.log?(RepairEvent(action: a, series: series(), detail: d, lost: lost))
+        }
+        let tombstones = c.block.tombstones.intervals[c.ref].map { Intervals.normalized($0) } ?? []
+        let gone = tombstones.isEmpty ? deletions : Intervals.normalized(tombstones + deletions)
+        if options.repair, options.log != nil,
+           zip(c.chunks, c.chunks.dropFirst()).contains(where: { ($0.minTime, $0.maxTime) > ($1.minTime, $1.maxTime) }) {
+            note(.reorderedChunks, "chunks were not in time order in the index; put in order", lost: false)
+        }
         var previous: ChunkMeta? = nil
         for m in c.chunks {
-            let outside = m.minTime < meta.minTime || m.maxTime > meta.maxTime || (options.repair && m.maxTime >= meta.maxTime)
-            if outside && !options.repair {
+            let outsideMeta = m.minTime < meta.minTime || m.maxTime > meta.maxTime || (options.repair && m.maxTime >= meta.maxTime)
+            if outsideMeta && !options.repair {
                 throw fail("chunk [\(m.minTime), \(m.maxTime)] lies outside the block [\(meta.minTime), \(meta.maxTime)); run `blockyard verify` and `blockyard repair` on it")
             }
             if let p = previous, m.minTime <= p.maxTime, !(m.minTime == p.minTime && m.maxTime == p.maxTime), !options.repair {
@@ -327,38 +419,67 @@ public enum Compactor {
             let raw: RawChunk
             do { raw = try c.block.chunks.chunk(m.ref) } catch {
                 guard options.repair else { throw fail(error.description) }
-                note(.droppedChunk, "chunk [\(m.minTime), \(m.maxTime)] lost: \(error.kind.rawValue) in \(error.file) at offset \(error.offset): \(error.detail)")
+                note(.droppedChunk, "chunk [\(m.minTime), \(m.maxTime)] lost: \(error.kind.rawValue) in \(error.file) at offset \(error.offset): \(error.detail)", lost: true)
                 continue
             }
-            let deleted = c.block.tombstones.intervals[c.ref] ?? []
-            let tombstoned = deleted.contains(where: { $0.lowerBound <= m.maxTime && m.minTime <= $0.upperBound })
-            if !tombstoned && !outside {
-                out.append(MergeChunk(minTime: m.minTime, maxTime: m.maxTime, input: c.input, body: .raw(raw)))
+            var chunk = MergeChunk(minTime: m.minTime, maxTime: m.maxTime, input: c.input, body: .raw(raw))
+            if options.repair {
+                switch ChunkCheck.check(chunk, raw) {
+                case .drop(let reason, let lost):
+                    note(.droppedChunk, reason, lost: lost)
+                    continue
+                case .keep(let checked, let n):
+                    if let n { note(.fixedChunk, n, lost: false) }
+                    chunk = checked
+                }
+            }
+            let range = chunk.minTime...chunk.maxTime
+            let outside = options.repair ? chunk.minTime < meta.minTime || chunk.maxTime >= meta.maxTime : outsideMeta
+            let cut = Intervals.overlaps(gone, range)
+            if !cut && !outside {
+                out.append(chunk)
+                continue
+            }
+            if cut {
+                deleted.tombstones = deleted.tombstones || Intervals.overlaps(tombstones, range)
+                deleted.requests = deleted.requests || Intervals.overlaps(deletions, range)
+                deleted.intervals += Intervals.intersections(gone, range)
+                deleted.chunks += 1
+            }
+            if cut && Intervals.covers(gone, range) {
+                // Deleted whole: no need to decode it.
+                if case .raw(let r) = chunk.body { deleted.samples += ChunkPayload.record(r).headerSampleCount }
                 continue
             }
             // Some samples go (deleted, or outside the block): decode and keep the rest.
-            let (ts, vs): ([Int64], [Double])
+            let kept: MergeChunk?
+            let total: Int
+            var beyond = 0, removed = 0
             do {
-                (ts, vs) = try ChunkMerger.samples(MergeChunk(minTime: m.minTime, maxTime: m.maxTime, input: c.input, body: .raw(raw)))
+                (kept, _, total) = try ChunkMerger.filtered(chunk) { t in
+                    if outside && (t < meta.minTime || t >= meta.maxTime) {
+                        beyond += 1
+                        return false
+                    }
+                    if Intervals.contains(gone, t) {
+                        removed += 1
+                        return false
+                    }
+                    return true
+                }
             } catch {
-                guard options.repair else { throw fail((tombstoned ? "tombstones: " : "") + error.detail) }
-                note(.droppedChunk, "chunk [\(m.minTime), \(m.maxTime)] lost: \(error.detail)")
+                guard options.repair else { throw fail((cut ? "deleting samples: " : "") + error.detail) }
+                note(.droppedChunk, "chunk [\(chunk.minTime), \(chunk.maxTime)] lost: \(error.detail)", lost: true)
                 continue
             }
-            var kt: [Int64] = [], kv: [Double] = []
-            for (t, v) in zip(ts, vs) where t >= meta.minTime && t < meta.maxTime && !deleted.contains(where: { $0.contains(t) }) {
-                kt.append(t)
-                kv.append(v)
-            }
             if outside {
-                let gone = ts.count - kt.count
-                note(kt.isEmpty ? .droppedChunk : .trimmedChunk,
-                     "chunk [\(m.minTime), \(m.maxTime)]: \(gone) of \(ts.count) samples outside the block [\(meta.minTime), \(meta.maxTime)) removed"
-                     + (m.minTime == meta.maxTime ? " (Prometheus issue 347: the chunk starts at the block's maxTime)" : ""))
+                note(kept == nil ? .droppedChunk : .trimmedChunk,
+                     "chunk [\(chunk.minTime), \(chunk.maxTime)]: \(beyond) of \(total) samples outside the block [\(meta.minTime), \(meta.maxTime)) removed"
+                         + (chunk.minTime == meta.maxTime ? " (Prometheus issue 347: the chunk starts at the block's maxTime)" : ""),
+                     lost: beyond > 0)
             }
-            if let a = kt.first, let b = kt.last {
-                out.append(MergeChunk(minTime: a, maxTime: b, input: c.input, body: .samples(kt, kv)))
-            }
+            deleted.samples += removed
+            if let kept { out.append(kept) }
         }
     }
 }

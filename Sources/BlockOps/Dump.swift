@@ -151,7 +151,7 @@ public struct Dumper {
     func emitSingle(_ c: Cursor, prefix: [UInt8]) throws {
         let tomb = c.block.tombstones
         let hasTomb = !tomb.isEmpty
-        var aggregates = AggregateSamples()
+        var aggregates = DumpAggregates()
         for m in c.chunks where m.maxTime >= options.minTime && m.minTime <= options.maxTime {
             let chunk = try c.block.chunks.chunk(m.ref)
             if chunk.encoding == .xor {
@@ -179,7 +179,7 @@ public struct Dumper {
 
     func emitMerged(_ cs: [Cursor], prefix: [UInt8]) throws {
         var samples: [DumpSample] = []
-        var aggregates = AggregateSamples()
+        var aggregates = DumpAggregates()
         for (k, c) in cs.enumerated() {
             for m in c.chunks where m.maxTime >= options.minTime && m.minTime <= options.maxTime {
                 let chunk = try c.block.chunks.chunk(m.ref)
@@ -221,7 +221,7 @@ public struct Dumper {
     /// A series' aggregate samples, one aggregate after the other, each in time order. Of
     /// samples at one timestamp from different blocks the first block's are kept; samples
     /// at one timestamp from the same block (the counter's trailing sample) all print.
-    func writeAggregates(_ a: AggregateSamples, _ c: Cursor) throws {
+    func writeAggregates(_ a: DumpAggregates, _ c: Cursor) throws {
         var prefix: [UInt8] = []
         for kind in AggregateChunk.Kind.allCases {
             let list = a.byKind[kind.rawValue]
@@ -256,7 +256,7 @@ public struct Dumper {
     }
 
     /// A Thanos aggregate chunk's samples, per aggregate.
-    func decodeAggregate(_ chunk: RawChunk, _ c: Cursor, source: Int, into a: inout AggregateSamples) throws {
+    func decodeAggregate(_ chunk: RawChunk, _ c: Cursor, source: Int, into a: inout DumpAggregates) throws {
         let tomb = c.block.tombstones
         try chunk.withData { (data) throws(TSDBError) in
             let origin = chunk.dataRange.lowerBound
@@ -303,7 +303,7 @@ struct DumpSample {
 
 /// One series' aggregate samples by aggregate (indexed by `AggregateChunk.Kind`), each with
 /// the index of the block it came from.
-struct AggregateSamples {
+struct DumpAggregates {
     var byKind: [[(sample: DumpSample, source: Int)]] = Array(repeating: [], count: AggregateChunk.Kind.allCases.count)
 }
 

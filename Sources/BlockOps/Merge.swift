@@ -10,11 +10,12 @@ public enum MergeFunction: String, Sendable, CaseIterable {
 }
 
 /// A chunk of one series on its way through a merge: still encoded (copied as bytes if it
-/// needs no change) or already decoded into float samples.
+/// needs no change) or already decoded into float samples or aggregate streams.
 struct MergeChunk {
     enum Body {
         case raw(RawChunk)
         case samples([Int64], [Double])
+        case aggregate(AggregateSamples)
     }
     var minTime: Int64
     var maxTime: Int64
@@ -38,11 +39,16 @@ struct MergeFailure: Error {
 struct ChunkMerger {
     var function: MergeFunction = .chain
     var samplesPerChunk = 120
+    /// Merge overlapping Thanos aggregate chunks (downsampled blocks) per aggregate, one
+    /// sample per timestamp; otherwise they are refused like native histogram chunks.
+    var mergeAggregates = false
 
     /// Counters for the summary.
     var copied = 0
     var reencoded = 0
     var duplicatesDropped = 0
+    /// Runs of overlapping chunks merged sample by sample.
+    var mergedRuns = 0
 
     mutating func merge(_ input: [MergeChunk], into out: inout [OutputChunk]) throws(MergeFailure) {
         var queue = input.sorted(by: Self.precedes)
@@ -73,17 +79,10 @@ struct ChunkMerger {
                 try emit(curr, into: &out)
                 continue
             }
-            let (ts, vs) = try mergeSamples(base: curr, others: overlapping)
-            guard !ts.isEmpty else { continue }
+            mergedRuns += 1
+            let pieces = try mergeRun(base: curr, others: overlapping)
+            guard !pieces.isEmpty else { continue }
             // First chunk out now; the rest re-enter the queue in order.
-            var pieces: [MergeChunk] = []
-            var i = 0
-            while i < ts.count {
-                let j = min(ts.count, i + samplesPerChunk)
-                pieces.append(MergeChunk(minTime: ts[i], maxTime: ts[j - 1], input: curr.input,
-                                         body: .samples(Array(ts[i..<j]), Array(vs[i..<j]))))
-                i = j
-            }
             try emit(pieces[0], into: &out)
             if pieces.count > 1 {
                 var rest = Array(queue[head...])
@@ -93,6 +92,62 @@ struct ChunkMerger {
                 head = 0
             }
         }
+    }
+
+    /// One run of overlapping chunks merged: float samples in pieces of `samplesPerChunk`;
+    /// aggregates (when allowed) as one chunk, since the counter aggregate's first and last
+    /// raw values belong to the run as a whole.
+    func mergeRun(base: MergeChunk, others: [MergeChunk]) throws(MergeFailure) -> [MergeChunk] {
+        if mergeAggregates, case .aggregate(let b) = try Self.decodedAggregate(base) {
+            var streams: [AggregateSamples] = []
+            for o in others {
+                guard case .aggregate(let a) = try Self.decodedAggregate(o) else {
+                    throw MergeFailure(detail: "an aggregate chunk overlaps a chunk of another encoding at [\(o.minTime), \(o.maxTime)]")
+                }
+                streams.append(a)
+            }
+            // As for floats, the overlapping chunks come first and the base last.
+            let merged = AggregateSamples.merge(streams + [b])
+            guard let r = merged.range else { return [] }
+            return [MergeChunk(minTime: r.lowerBound, maxTime: r.upperBound, input: base.input, body: .aggregate(merged))]
+        }
+        let (ts, vs) = try mergeSamples(base: base, others: others)
+        var pieces: [MergeChunk] = []
+        var i = 0
+        while i < ts.count {
+            let j = min(ts.count, i + samplesPerChunk)
+            pieces.append(MergeChunk(minTime: ts[i], maxTime: ts[j - 1], input: base.input,
+                                     body: .samples(Array(ts[i..<j]), Array(vs[i..<j]))))
+            i = j
+        }
+        return pieces
+    }
+
+    /// The chunk as aggregate streams when it is an aggregate chunk, else unchanged.
+    static func decodedAggregate(_ c: MergeChunk) throws(MergeFailure) -> MergeChunk.Body {
+        switch c.body {
+        case .raw(let r) where r.encoding == .thanosAggregate: return .aggregate(try AggregateSamples(r))
+        default: return c.body
+        }
+    }
+
+    /// The chunk without the samples `keep` refuses (tombstones, deletions, samples outside
+    /// the block), decoded, and how many samples went; nil when none is left. Float and
+    /// float-aggregate chunks can be cut; others throw.
+    static func filtered(_ c: MergeChunk, keep: (Int64) -> Bool) throws(MergeFailure) -> (MergeChunk?, removed: Int, total: Int) {
+        if case .aggregate(let a) = try decodedAggregate(c) {
+            let f = a.filtered(keep)
+            let left = f.range.map { MergeChunk(minTime: $0.lowerBound, maxTime: $0.upperBound, input: c.input, body: .aggregate(f)) }
+            return (f.isEmpty ? nil : left, a.sampleCount - f.sampleCount, a.sampleCount)
+        }
+        let (ts, vs) = try samples(c)
+        var kt: [Int64] = [], kv: [Double] = []
+        for (t, v) in zip(ts, vs) where keep(t) {
+            kt.append(t)
+            kv.append(v)
+        }
+        guard let a = kt.first, let b = kt.last else { return (nil, ts.count, ts.count) }
+        return (MergeChunk(minTime: a, maxTime: b, input: c.input, body: .samples(kt, kv)), ts.count - kt.count, ts.count)
     }
 
     static func precedes(_ a: MergeChunk, _ b: MergeChunk) -> Bool {
@@ -105,6 +160,8 @@ struct ChunkMerger {
             return x.encoding == y.encoding && x.withData { p in y.withData { p.elementsEqual($0) } }
         case let (.samples(t1, v1), .samples(t2, v2)):
             return t1 == t2 && v1.map(\.bitPattern) == v2.map(\.bitPattern)
+        case let (.aggregate(x), .aggregate(y)):
+            return x == y
         default:
             return false
         }
@@ -120,6 +177,9 @@ struct ChunkMerger {
             var e = XOREncoder()
             for (t, v) in zip(ts, vs) { e.append(t, v) }
             out.append(OutputChunk(minTime: ts.first!, maxTime: ts.last!, payload: .encoded(.xor, e.bytes())))
+        case .aggregate(let a):
+            reencoded += 1
+            out.append(OutputChunk(minTime: c.minTime, maxTime: c.maxTime, payload: .encoded(.thanosAggregate, try a.encoded())))
         }
     }
 
@@ -128,9 +188,11 @@ struct ChunkMerger {
         switch c.body {
         case .samples(let t, let v):
             return (t, v)
+        case .aggregate:
+            throw MergeFailure(detail: "overlapping aggregate chunks at [\(c.minTime), \(c.maxTime)] cannot be merged with float chunks")
         case .raw(let r):
             guard r.encoding == .xor else {
-                throw MergeFailure(detail: "overlapping \(r.encoding) chunks at [\(c.minTime), \(c.maxTime)] cannot be merged sample by sample yet (only XOR float chunks can)")
+                throw MergeFailure(detail: "\(r.encoding) chunk at [\(c.minTime), \(c.maxTime)] cannot be merged or cut sample by sample yet (only XOR float chunks can)")
             }
             var ts: [Int64] = [], vs: [Double] = []
             do throws(TSDBError) {

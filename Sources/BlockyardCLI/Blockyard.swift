@@ -8,11 +8,12 @@ struct Blockyard: AsyncParsableCommand {
         commandName: "blockyard",
         abstract: "Read, verify, inspect and downsample Thanos/Prometheus TSDB blocks, locally or in object storage.",
         discussion: """
-            Exit status: 0 success; 1 verify found problems; 2 a block or file is unreadable \
-            (corrupt, truncated, unsupported); 3 storage or I/O failure; 64 usage error.
+            Exit status: 0 success; 1 verify found problems (repair: repaired them); 2 a block or \
+            file is unreadable (corrupt, truncated, unsupported) or cannot be repaired; 3 storage \
+            or I/O failure; 4 repair had to drop data; 64 usage error.
             """,
         version: BlockyardVersion.string,
-        subcommands: [BlockCommand.self, Ls.self, Inspect.self, Verify.self, Compact.self, Downsample.self, Mark.self, Cleanup.self, Upload.self, Download.self, Replicate.self, WALCommand.self, Version.self]
+        subcommands: [BlockCommand.self, Ls.self, Inspect.self, Verify.self, Compact.self, Downsample.self, Repair.self, Rewrite.self, Mark.self, Cleanup.self, Upload.self, Download.self, Replicate.self, WALCommand.self, Version.self]
     )
 }
 

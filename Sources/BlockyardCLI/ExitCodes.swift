@@ -12,6 +12,8 @@ enum Exit {
     static let findings: Int32 = 1
     static let badData: Int32 = 2
     static let storage: Int32 = 3
+    /// repair: blocks were repaired, but data had to be dropped.
+    static let dataDropped: Int32 = 4
     static let usage: Int32 = 64
 }
 

@@ -145,17 +145,12 @@ struct CompactSafetyTests {
             try p.run()
             return p
         }
-        func puts() throws -> Int {
-            let s = try emu.stats()
-            return s.requests("PutBlob") + s.requests("PutBlockList")
-        }
-
         // An uninterrupted run: how many uploads it makes.
         let clean = try await seed()
         let p = try runBlockyard()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
-        let uploads = try puts()
+        let uploads = try emu.uploads()
         try #require(uploads == 7, "one block of 3 objects and 4 deletion marks; saw \(uploads)")
         #expect(try await Self.checkServed(clean, "uninterrupted") == 3)
 
@@ -163,19 +158,7 @@ struct CompactSafetyTests {
             let b = try await seed()
             // The first k uploads go through; from then on every write is reset, so nothing
             // more lands, and the process is killed as soon as it tries.
-            try emu.setFaults("""
-                [{"method": "PUT", "times": \(k), "action": {"stall_ms": 0}},
-                 {"method": "PUT", "times": -1, "action": {"reset": true}}]
-                """)
-            let child = try runBlockyard()
-            let deadline = Date().addingTimeInterval(60)
-            while child.isRunning, Date() < deadline {
-                if (try emu.stats().raw["faults_injected"] as? Int ?? 0) > k { break }
-                usleep(2000)
-            }
-            kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
-            try emu.clearFaults()
+            try emu.killAtUpload(k) { try runBlockyard() }
             try await Self.checkServed(b, "after SIGKILL at upload \(k)")
             for _ in 0..<2 {
                 let r = try runBlockyard()
