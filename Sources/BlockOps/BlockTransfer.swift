@@ -100,8 +100,8 @@ public enum BlockTransfer {
 
     /// A block of a bucket opened from local disk: in place for a FILESYSTEM bucket, else
     /// downloaded into `scratch` first (as Thanos' compactor does) and memory-mapped from
-    /// there, so memory does not grow with the block. For the jobs that rewrite blocks
-    /// (compaction, repair, rewrite); checks that only read stream from the bucket instead.
+    /// there, so memory does not grow with the block. For repair and rewrite, which read a
+    /// block in their own orders; verify and the compactor stream from the bucket instead.
     public static func openLocally(_ id: ULID, in bucket: any Bucket, scratch: String) async throws -> Block {
         if let root = localRoot(of: bucket) {
             return try Block(directory: root + "/\(id)")

@@ -200,8 +200,16 @@ public final class BucketCompactor: Sendable {
         try? FileManager.default.removeItem(atPath: workDirectory)
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
-        var blocks: [Block] = []
-        for m in inputs { blocks.append(try await BlockTransfer.openLocally(m.ulid, in: bucket, scratch: workDirectory + "/inputs")) }
+        // Inputs are read where they are: mapped from a local bucket, else streamed by ranged
+        // reads as the merge reaches them (their index in memory; nothing downloaded to disk).
+        var blocks: [CompactInput] = []
+        for m in inputs {
+            if let root = localRoot(of: bucket) {
+                blocks.append(.local(try Block(directory: root + "/\(m.ulid)")))
+            } else {
+                blocks.append(.streamed(try await SourceBlock.open(.bucket(bucket, m.ulid))))
+            }
+        }
         var o = CompactOptions()
         o.function = options.function
         o.dropLabels = options.policy.replicaLabels
@@ -212,7 +220,7 @@ public final class BucketCompactor: Sendable {
         t.source = "compactor"
         o.thanos = t
         let merge = (blocks, o)
-        guard let r = try await offPool({ try Compactor.compact(merge.0, into: workDirectory, options: merge.1) }) else { return nil }
+        guard let r = try await offPool({ try Compactor.compact(inputs: merge.0, into: workDirectory, options: merge.1) }) else { return nil }
         // The result must pass verify's checks before anyone sees it.
         let findings = await BlockVerifier().verify(directory: r.directory)
         if !findings.isEmpty {

@@ -98,7 +98,9 @@ public struct CompactionInputError: Error, CustomStringConvertible, Sendable {
 
 /// One input block walked series by series in the order of the output's label sets.
 final class MergeCursor {
-    let block: Block
+    let block: CompactInput
+    /// Chunk bytes of a streamed input, in the walk's order.
+    private var feed: ChunkFeed?
     let name: String
     let input: Int
     /// From the block's symbol references to the output's (not needed when every series is
@@ -122,8 +124,9 @@ final class MergeCursor {
     /// With a relabel (or a repair), each series' new labels, precomputed in output order.
     private let relabelled: [[LabelRef]]?
 
-    init(block: Block, name: String, input: Int, mapping: SymbolMapping?, drop: Set<UInt32>, dropNames: [String],
-         labeller: SeriesLabeller? = nil, symbols: SymbolSet? = nil, tolerant: Bool = false, log: ((RepairEvent) -> Void)? = nil) throws {
+    init(block: CompactInput, name: String, input: Int, mapping: SymbolMapping?, drop: Set<UInt32>, dropNames: [String],
+         labeller: SeriesLabeller? = nil, symbols: SymbolSet? = nil, tolerant: Bool = false, log: ((RepairEvent) -> Void)? = nil,
+         streamOptions: SeriesStream.Options = .remote) throws {
         self.block = block
         self.name = name
         self.input = input
@@ -178,6 +181,17 @@ final class MergeCursor {
             relabelled = nil
             inIndexOrder = true
         }
+        if case .streamed(let b) = block {
+            feed = try ChunkFeed(b, order: order, options: streamOptions)
+        }
+    }
+
+    /// The bytes of chunk `ref` of the current series.
+    func chunk(_ ref: ChunkRef) throws(TSDBError) -> RawChunk {
+        switch block {
+        case .local(let b): return try b.chunks.chunk(ref)
+        case .streamed: return try feed!.chunk(ref)
+        }
     }
 
     static func badSymbols(_ name: String) -> CompactionInputError {
@@ -190,6 +204,7 @@ final class MergeCursor {
     func load() throws {
         ref = order[position]
         try block.index.series(ref, labels: &scratch, chunks: &chunks)
+        try feed?.advance(to: ref)
         if let relabelled {
             labels = relabelled[position]
             return
@@ -207,8 +222,8 @@ final class MergeCursor {
     /// Memory-mapped pages the walk has passed (series entries, chunks before the current
     /// series' first chunk) are released, so resident memory does not grow with the block.
     private func releaseBehind() {
-        guard !done, let first = chunks.first?.ref else { return }
-        let segs = block.chunks.segments
+        guard !done, let first = chunks.first?.ref, case .local(let b) = block else { return }
+        let segs = b.chunks.segments
         while releasedSegment < min(first.segment, segs.count) {
             segs[releasedSegment].releasePages(0..<segs[releasedSegment].count)
             releasedSegment += 1
@@ -231,6 +246,14 @@ final class MergeCursor {
 /// those), and nothing is left behind.
 public enum Compactor {
     public static func compact(_ blocks: [Block], names: [String]? = nil, into parent: String,
+                               options: CompactOptions, ulid: ULID = ULID(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000))) throws -> CompactResult?
+    {
+        try compact(inputs: blocks.map { .local($0) }, names: names, into: parent, options: options, ulid: ulid)
+    }
+
+    /// The same over inputs that may be streamed from a bucket. With streamed inputs this
+    /// waits for their reads, so call it off the cooperative pool (`offPool`).
+    public static func compact(inputs blocks: [CompactInput], names: [String]? = nil, into parent: String,
                                options: CompactOptions, ulid: ULID = ULID(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000))) throws -> CompactResult?
     {
         precondition(!blocks.isEmpty, "nothing to compact")
@@ -417,7 +440,7 @@ public enum Compactor {
             }
             previous = m
             let raw: RawChunk
-            do { raw = try c.block.chunks.chunk(m.ref) } catch {
+            do { raw = try c.chunk(m.ref) } catch {
                 guard options.repair else { throw fail(error.description) }
                 note(.droppedChunk, "chunk [\(m.minTime), \(m.maxTime)] lost: \(error.kind.rawValue) in \(error.file) at offset \(error.offset): \(error.detail)", lost: true)
                 continue
