@@ -120,15 +120,15 @@ public enum Analyzer {
         let names = ix.labelNames
         let stats = names.map { ix.labelValueStats($0) }
         sections.append(("Label names with highest cumulative label value length",
-                         try top(names.indices.map { ($0, UInt64(stats[$0].bytes)) }, limit) { names[$0] }))
+                         top(names.indices.map { ($0, UInt64(stats[$0].bytes)) }, limit) { names[$0] }))
         sections.append(("Highest cardinality labels",
-                         try top(names.indices.map { ($0, UInt64(stats[$0].count)) }, limit) { names[$0] }))
+                         top(names.indices.map { ($0, UInt64(stats[$0].count)) }, limit) { names[$0] }))
         var metricCounts: [(String, UInt64)] = []
         for v in try ix.labelValues("__name__") {
             metricCounts.append((v, UInt64(try ix.postings(name: "__name__", value: v).count)))
         }
         sections.append(("Highest cardinality metric names",
-                         try top(metricCounts.indices.map { ($0, metricCounts[$0].1) }, limit) { metricCounts[$0].0 }))
+                         top(metricCounts.indices.map { ($0, metricCounts[$0].1) }, limit) { metricCounts[$0].0 }))
 
         return AnalyzeReport(
             blockID: meta.ulid, durationMillis: meta.maxTime &- meta.minTime, series: meta.stats.numSeries,

@@ -95,11 +95,11 @@ public struct ChunkSegment: Sendable {
     /// Opens a segment, checking its header.
     public static func open(_ name: String, _ source: any ByteSource) async throws -> ChunkSegment {
         let head = try await source.read(0..<min(source.size, ChunkReader.headerSize))
-        do {
+        do throws(TSDBError) {
             try head.withBytes(0..<head.count) { (b) throws(TSDBError) in try ChunkReader.checkHeader(b, file: name) }
             return ChunkSegment(name: name, source: source)
-        } catch let e as TSDBError {
-            return ChunkSegment(name: name, source: source, problem: e)
+        } catch {
+            return ChunkSegment(name: name, source: source, problem: error)
         }
     }
 }
