@@ -22,6 +22,11 @@
 #                streams every object down and up again; it has no server-side copy between remotes)
 #            vs  blockyard replicate --no-server-side-copy (source -> blockyard-dst)
 #   server-side: blockyard replicate (source -> server-side-dst), Put Block From URL
+#   without MD5: the same pair of streamed copies from source-nomd5, a second copy of the blocks
+#                whose data objects have no stored MD5 (as Thanos' uploader leaves blobs it commits
+#                as block lists): blockyard then copies piece by piece, each 4 MiB range read with
+#                the source's range MD5 and checked against it by the destination (informational:
+#                printed with its ratio, does not set the exit status)
 #   --prepare deletes and recreates the destination container, so every run copies everything.
 # Counters (untimed single runs): the emulator's per-container body bytes. Bytes through the
 # copying process = source container's bytes_sent + destination container's bytes_received.
@@ -80,6 +85,8 @@ start_emulator "$WORK" --quiet || die "the emulator did not start"
 emulator_config "$WORK/source.yaml" source
 emulator_config "$WORK/streamed.yaml" blockyard-dst
 emulator_config "$WORK/server.yaml" server-side-dst
+emulator_config "$WORK/source-nomd5.yaml" source-nomd5
+emulator_config "$WORK/streamed-nomd5.yaml" blockyard-nomd5-dst
 cat >"$WORK/rclone.conf" <<EOF
 [src]
 type = azureblob
@@ -96,6 +103,8 @@ RC=(rclone --config "$WORK/rclone.conf" "${RCLONE_EXTRA[@]}")
 log "filling the source container (blockyard upload: the blocks get external labels, as Thanos ships them)"
 "$BLOCKYARD" upload "$WORK/src" --label bench=replicate --objstore.config-file "$WORK/source.yaml" >&2
 [[ "$("$BLOCKYARD" ls --objstore.config-file "$WORK/source.yaml" --cache-dir none | wc -l)" -eq 2 ]] || die "the source container does not hold the 2 blocks"
+"$BLOCKYARD" upload "$WORK/src" --label bench=replicate --objstore.config-file "$WORK/source-nomd5.yaml" >&2
+python3 "$ROOT/scripts/bench/populate_container.py" --endpoint "$ENDPOINT" clearmd5 --container source-nomd5 --keep-suffix meta.json
 SRC_BYTES="$(find "$WORK/src" -type f ! -name tombstones ! -name meta.json -printf '%s\n' | awk '{ s += $1 } END { print s }')"
 
 q() { printf '%q' "$1"; }
@@ -103,10 +112,15 @@ RCS="$(printf '%q ' "${RC[@]}")"
 CMD_RCLONE="${RCS}copy src:source dst:rclone-dst"
 CMD_STREAM="$(q "$BLOCKYARD") replicate --objstore.config-file $(q "$WORK/source.yaml") --objstore-to.config-file $(q "$WORK/streamed.yaml") --no-server-side-copy --cache-dir none"
 CMD_SERVER="$(q "$BLOCKYARD") replicate --objstore.config-file $(q "$WORK/source.yaml") --objstore-to.config-file $(q "$WORK/server.yaml") --cache-dir none"
+CMD_RCLONE_NOMD5="${RCS}copy src:source-nomd5 dst:rclone-nomd5-dst"
+CMD_STREAM_NOMD5="$(q "$BLOCKYARD") replicate --objstore.config-file $(q "$WORK/source-nomd5.yaml") --objstore-to.config-file $(q "$WORK/streamed-nomd5.yaml") --no-server-side-copy --cache-dir none"
 PREP_RCLONE="${RCS}purge dst:rclone-dst >/dev/null 2>&1 || true"
 PREP_STREAM="${RCS}purge dst:blockyard-dst >/dev/null 2>&1 || true"
 PREP_SERVER="${RCS}purge dst:server-side-dst >/dev/null 2>&1 || true"
-printf '%s\n' "rclone:      $CMD_RCLONE" "streamed:    $CMD_STREAM" "server-side: $CMD_SERVER" | tee "$WORK/commands.txt" >&2
+PREP_RCLONE_NOMD5="${RCS}purge dst:rclone-nomd5-dst >/dev/null 2>&1 || true"
+PREP_STREAM_NOMD5="${RCS}purge dst:blockyard-nomd5-dst >/dev/null 2>&1 || true"
+printf '%s\n' "rclone:      $CMD_RCLONE" "streamed:    $CMD_STREAM" "server-side: $CMD_SERVER" \
+    "rclone (no MD5):   $CMD_RCLONE_NOMD5" "streamed (no MD5): $CMD_STREAM_NOMD5" | tee "$WORK/commands.txt" >&2
 
 # counted NAME CMD: one untimed run with the emulator's counters saved, and peak RSS.
 counted() {
@@ -115,17 +129,19 @@ counted() {
     curl -sf "$CONTROL/stats" >"$WORK/stats-$1.json"
 }
 log "correctness and counters (untimed)"
-bash -c "$PREP_RCLONE; $PREP_STREAM; $PREP_SERVER"
+bash -c "$PREP_RCLONE; $PREP_STREAM; $PREP_SERVER; $PREP_RCLONE_NOMD5; $PREP_STREAM_NOMD5"
 counted rclone "$CMD_RCLONE"
 counted streamed "$CMD_STREAM"
 counted server "$CMD_SERVER"
+counted rclone-nomd5 "$CMD_RCLONE_NOMD5"
+counted streamed-nomd5 "$CMD_STREAM_NOMD5"
 FAILED=0
-for c in rclone-dst blockyard-dst server-side-dst; do
-    if ! "${RC[@]}" check --download src:source "dst:$c" >"$WORK/check-$c.txt" 2>&1; then
-        tail -5 "$WORK/check-$c.txt" >&2; echo "FAIL: $c differs from the source container" >&2; FAILED=1
+for c in source:rclone-dst source:blockyard-dst source:server-side-dst source-nomd5:rclone-nomd5-dst source-nomd5:blockyard-nomd5-dst; do
+    if ! "${RC[@]}" check --download "src:${c%%:*}" "dst:${c#*:}" >"$WORK/check-${c#*:}.txt" 2>&1; then
+        tail -5 "$WORK/check-${c#*:}.txt" >&2; echo "FAIL: ${c#*:} differs from the ${c%%:*} container" >&2; FAILED=1
     fi
 done
-for y in streamed server; do
+for y in streamed server streamed-nomd5; do
     rm -rf "$WORK/down-$y"
     ids="$(ls "$WORK/src")"
     # shellcheck disable=SC2086
@@ -139,36 +155,45 @@ log "timing (hyperfine --runs $RUNS)"
 hyperfine --runs "$RUNS" --output=null --export-json "$WORK/hyperfine.json" \
     --prepare "$PREP_RCLONE" -n "rclone copy (streamed)" "$CMD_RCLONE" \
     --prepare "$PREP_STREAM" -n "blockyard replicate (streamed)" "$CMD_STREAM" \
-    --prepare "$PREP_SERVER" -n "blockyard replicate (server-side)" "$CMD_SERVER" >&2
+    --prepare "$PREP_SERVER" -n "blockyard replicate (server-side)" "$CMD_SERVER" \
+    --prepare "$PREP_RCLONE_NOMD5" -n "rclone copy (streamed, source without MD5)" "$CMD_RCLONE_NOMD5" \
+    --prepare "$PREP_STREAM_NOMD5" -n "blockyard replicate (streamed, source without MD5)" "$CMD_STREAM_NOMD5" >&2
 
 set +e
 python3 - "$WORK" "$MODE" "$SRC_BYTES" "$RUNS" <<'PY' | tee "$WORK/summary.txt"
 import json, os, sys
 work, mode, nbytes, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 r = json.load(open(os.path.join(work, "hyperfine.json")))["results"]
-rc, st, ss = r
+rc, st, ss, rcn, stn = r
 ratio = rc["mean"] / st["mean"]
 ok = round(ratio, 2) >= 1.0
 print()
 print("container -> container through the Azure Blob emulator (%s run, %d runs each, %d CPUs, %d bytes of blocks)"
       % (mode, runs, os.cpu_count(), nbytes))
-for name, x in (("rclone copy (streamed)", rc), ("blockyard replicate (streamed)", st), ("blockyard replicate (server-side)", ss)):
-    print("  %-34s %7.3f s ± %.3f  (%6.1f MB/s)" % (name, x["mean"], x["stddev"] or 0, nbytes / x["mean"] / 1e6))
+for name, x in (("rclone copy (streamed)", rc), ("blockyard replicate (streamed)", st), ("blockyard replicate (server-side)", ss),
+                ("rclone copy (source without MD5)", rcn), ("blockyard streamed (source without MD5)", stn)):
+    print("  %-40s %7.3f s ± %.3f  (%6.1f MB/s)" % (name, x["mean"], x["stddev"] or 0, nbytes / x["mean"] / 1e6))
 print("  ratio rclone / blockyard streamed: %.2fx (target >= 1.00x: %s)" % (ratio, "PASS" if ok else "FAIL"))
 print("  ratio rclone / blockyard server-side: %.2fx" % (rc["mean"] / ss["mean"]))
+nratio = rcn["mean"] / stn["mean"]
+print("  ratio rclone / blockyard streamed, source without MD5 (piece by piece): %.2fx (%s; informational)"
+      % (nratio, "as fast" if round(nratio, 2) >= 1.0 else "slower"))
 print()
 print("bytes through the copying process (emulator counters, one untimed run each):")
-for name, dst in (("rclone", "rclone-dst"), ("streamed", "blockyard-dst"), ("server", "server-side-dst")):
+for name, sname, dst in (("rclone", "source", "rclone-dst"), ("streamed", "source", "blockyard-dst"),
+                         ("server", "source", "server-side-dst"), ("rclone-nomd5", "source-nomd5", "rclone-nomd5-dst"),
+                         ("streamed-nomd5", "source-nomd5", "blockyard-nomd5-dst")):
     s = json.load(open(os.path.join(work, "stats-%s.json" % name)))
     c = s.get("containers", {})
-    src = c.get("devstoreaccount1/source", {})
+    src = c.get("devstoreaccount1/" + sname, {})
     d = c.get("devstoreaccount1/" + dst, {})
     through = src.get("bytes_sent", 0) + d.get("bytes_received", 0)
     rss = open(os.path.join(work, "rss-" + name)).read().strip()
-    print("  %-9s source sent %11d, destination received %11d, copied inside the service %11d; "
+    print("  %-14s source sent %11d, destination received %11d, copied inside the service %11d; "
           "through the process %11d (%.3f%% of the blocks); requests %d; peak RSS %s KiB"
           % (name, src.get("bytes_sent", 0), d.get("bytes_received", 0), d.get("bytes_copied_in", 0),
              through, 100.0 * through / nbytes, s["requests_total"], rss))
+    print("  %-14s %s" % ("", ", ".join("%s %d" % kv for kv in sorted(s["requests"].items()))))
 print("(server-side: what passes through is meta.json files, listings and block lists; no block bytes)")
 if mode == "smoke":
     print("(smoke blocks are tiny: the target is informational only)")

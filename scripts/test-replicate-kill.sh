@@ -135,6 +135,10 @@ for point in "PutBlockFromURL 0" "PutBlockFromURL 7" "PutBlockFromURL 16" "PutBl
     config "dest$n" "dest-$n"
     scenario "server-side-$op-$k" azure "dest$n" "$op" "$k" "${SRC[@]}" --objstore-to.config-file "$WORK/dest$n.yaml" --concurrency 2
 done
+# Azure to Azure, streamed (--no-server-side-copy: one Get Blob into one Put Blob per object):
+# killed while an object streams through, mid-run.
+config streamed dest-streamed
+scenario "streamed-PutBlob-9" azure streamed PutBlob 9 "${SRC[@]}" --objstore-to.config-file "$WORK/streamed.yaml" --no-server-side-copy --concurrency 2
 # Azure to a local directory, streamed: killed while reading the source.
 for k in 8 14; do
     scenario "streamed-to-dir-GetBlob-$k" dir "dir$k" GetBlob "$k" "${SRC[@]}" --to "$WORK/dir$k" --concurrency 3 --object-concurrency 2

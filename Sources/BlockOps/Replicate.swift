@@ -39,6 +39,7 @@ public struct Replicator: Sendable {
     public let options: Options
     let logger: Logger
     let copier: ServerSideCopier?
+    let streamer: StreamCopier?
     let fallback = Fallback()
 
     public init(source: any Bucket, destination: any Bucket, options: Options = Options(), logger: Logger? = nil) {
@@ -47,6 +48,7 @@ public struct Replicator: Sendable {
         self.options = options
         self.logger = logger ?? Logger(label: "blockyard.replicate", factory: { _ in SwiftLogNoOpLogHandler() })
         copier = options.serverSideCopy ? ServerSideCopier(from: source, to: destination) : nil
+        streamer = StreamCopier(from: source, to: destination)
     }
 
     /// Whether objects are being copied server side (false once the service refused).
@@ -240,11 +242,17 @@ public struct Replicator: Sendable {
                 }
             }
         }
+        // Azure to Azure, the source's MD5 known: one read streamed into one write, which the
+        // destination service checks against that MD5.
+        if let streamer, streamer.accepts(o.source) {
+            try await streamer.copy(key, attributes: o.source)
+            return (o.source.md5, false)
+        }
         let src = source
         let etag = o.source.etag
-        // A remote source gives each piece's MD5 (checked by the destination as it stores the
-        // piece) and the whole object's: then nothing needs hashing here. Pieces are pinned to the
-        // version that was sized.
+        // Otherwise piece by piece: a remote source gives each piece's MD5 (checked by the
+        // destination as it stores the piece) and the whole object's: then nothing needs hashing
+        // here. Pieces are pinned to the version that was sized.
         let known = source.isLocal ? nil : o.source.md5
         let md5 = try await destination.upload(key, size: o.source.size, md5: known) { offset, length throws(ObjectStoreError) in
             try await src.getPiece(key, offset: offset, length: length, ifMatch: etag)

@@ -1,10 +1,10 @@
 import Foundation
-import ObjectStore
 import Synchronization
 import Testing
 import TestSupport
 import TSDB
 @testable import BlockOps
+@testable import ObjectStore
 
 /// `Replicator` against real buckets: FILESYSTEM copies of the demo bucket, and AZURE to AZURE
 /// through the emulator (server-side copy, its fallback to streaming), resumed after damage.
@@ -205,13 +205,34 @@ struct ReplicateTests {
         try await AzureBucket(config: emu.azureConfig(container: container))
     }
 
+    /// Fresh source and destination containers, the source holding the demo blocks, stats cleared.
+    static func filledPair() async throws -> (emu: AzureEmulator, src: AzureBucket, dst: AzureBucket) {
+        let (emu, sc, dc) = try shared()
+        let src = try await azure(emu, sc)
+        let dst = try await azure(emu, dc)
+        _ = try await run(FilesystemBucket(directory: demo), src)
+        try emu.clearStats()
+        return (emu, src, dst)
+    }
+
+    /// Blocks `ids` downloaded from `b` dump as the demo blocks do.
+    static func expectDemo(in b: any Bucket, _ ids: [ULID], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let down = try Fixtures.tempDir("down")
+        defer { Fixtures.cleanup(down) }
+        for id in ids { _ = try await BlockTransfer.download(id, from: b, to: down) }
+        #expect(try dump(down) == (try dump(demo)), sourceLocation: sourceLocation)
+    }
+
+    static var streamed: Replicator.Options {
+        var o = Replicator.Options()
+        o.serverSideCopy = false
+        return o
+    }
+
     @Test("azure to azure: server-side copy moves no block byte through blockyard; the copy dumps like the source")
     func azureServerSide() async throws {
-        let (emu, sc, dc) = try Self.shared()
-        let src = try await Self.azure(emu, sc)
-        let dst = try await Self.azure(emu, dc)
-        _ = try await Self.run(FilesystemBucket(directory: Self.demo), src)
-        try emu.clearStats()
+        let (emu, src, dst) = try await Self.filledPair()
+        let (sc, dc) = (src.container, dst.container)
         var o = Replicator.Options()
         o.verify = true
         let (s, reports) = try await Self.run(src, dst, o)
@@ -222,18 +243,12 @@ struct ReplicateTests {
         #expect(st.requests("PutBlock") == 0 && st.requests("PutBlob") == 6, "only the meta.json files are uploaded")
         // Verify reads the copies back once; besides that, nothing of the data objects was read.
         #expect(st.container(sc).bytesSent < 64 << 10, "source bytes sent: \(st.container(sc).bytesSent)")
-        let down = try Fixtures.tempDir("down")
-        defer { Fixtures.cleanup(down) }
-        for r in reports { _ = try await BlockTransfer.download(r.ulid, from: dst, to: down) }
-        #expect(try Self.dump(down) == (try Self.dump(Self.demo)))
+        try await Self.expectDemo(in: dst, reports.map(\.ulid))
     }
 
     @Test("azure to azure: when the service refuses to copy, objects are streamed and the result is the same")
     func azureFallback() async throws {
-        let (emu, sc, dc) = try Self.shared()
-        let src = try await Self.azure(emu, sc)
-        let dst = try await Self.azure(emu, dc)
-        _ = try await Self.run(FilesystemBucket(directory: Self.demo), src)
+        let (emu, src, dst) = try await Self.filledPair()
         try emu.setFaults(#"[{"operation": "PutBlockFromURL", "times": -1, "action": {"status": 409, "code": "CannotVerifyCopySource"}}]"#)
         let r = Replicator(source: src, destination: dst)
         #expect(r.copiesServerSide)
@@ -241,11 +256,47 @@ struct ReplicateTests {
         #expect(s.copied == 6 && s.failed == 0 && s.objectsServerSide == 0)
         #expect(s.fellBack?.contains("CannotVerifyCopySource") == true)
         #expect(!r.copiesServerSide)
-        #expect(try emu.stats().requests("PutBlockFromURL") >= 1)
-        let down = try Fixtures.tempDir("down")
-        defer { Fixtures.cleanup(down) }
-        for e in try await Self.plan(dst) { _ = try await BlockTransfer.download(e.ulid, from: dst, to: down) }
-        #expect(try Self.dump(down) == (try Self.dump(Self.demo)))
+        let st = try emu.stats()
+        #expect(st.requests("PutBlockFromURL") >= 1 && st.requests("PutBlock") == 0, "streamed one Put Blob per object")
+        try await Self.expectDemo(in: dst, try await Self.plan(dst).map(\.ulid))
+    }
+
+    @Test("azure to azure streamed: one read into one write per object, the service checking the source's MD5")
+    func azureStreamedCopy() async throws {
+        let (emu, src, dst) = try await Self.filledPair()
+        let (s, reports) = try await Self.run(src, dst, Self.streamed)
+        #expect(s.copied == 6 && s.objectsServerSide == 0 && s.objectsCopied == 18, "\(reports.compactMap(\.error))")
+        let st = try emu.stats()
+        #expect(st.requests("PutBlock") == 0 && st.requests("PutBlockFromURL") == 0)
+        #expect(st.requests("PutBlob") == 18 + 6, "one Put Blob per object and per meta.json")
+        let payload = Int(reports.reduce(0) { $0 + $1.bytesCopied })
+        #expect(st.operationBytes("PutBlob").received > payload && st.operationBytes("PutBlob").received < payload + 64 << 10)
+        try await Self.expectDemo(in: dst, reports.map(\.ulid))
+    }
+
+    @Test("azure to azure streamed, sources without an MD5 (as Thanos uploads them): piece by piece, each checked against the source's range MD5")
+    func azureStreamedWithoutMD5() async throws {
+        let (emu, src, dst) = try await Self.filledPair()
+        // Clear the data objects' MD5 (Set Blob Properties without x-ms-blob-content-md5).
+        let keys = try await src.list(prefix: "", recursive: true).filter { !$0.hasSuffix("meta.json") }
+        for k in keys {
+            _ = try await src.send(AzureBucket.Op("SetBlobProperties", "PUT", key: k, query: [("comp", "properties")], expect: [200]))
+            #expect(try await src.attributes(k).md5 == nil)
+        }
+        try emu.clearStats()
+        let (s, reports) = try await Self.run(src, dst, Self.streamed)
+        #expect(s.copied == 6 && s.failed == 0, "\(reports.compactMap(\.error))")
+        let st = try emu.stats()
+        #expect(st.requests("PutBlob") == 18 + 6, "each object fits one piece and is written with its MD5")
+        for k in keys { #expect(try await dst.get(k) == (try await src.get(k)), "\(k)") }
+        // A corrupted piece no longer matches the source's range MD5: the block fails, nothing commits.
+        let victim = try #require(reports.first).ulid
+        try await dst.delete("\(victim)/meta.json")
+        try await dst.delete("\(victim)/index")
+        try emu.setFaults(#"[{"operation": "GetBlob", "path_regex": "\#(victim)/index$", "times": 1, "action": {"corrupt": true}}]"#)
+        let (bad, br) = try await Self.run(src, dst, Self.streamed)
+        #expect(bad.failed == 1 && br.first { $0.ulid == victim }?.error?.contains("integrity") == true, "\(br.compactMap(\.error))")
+        #expect(try await dst.exists("\(victim)/meta.json") == false)
     }
 
     @Test("azure to filesystem and back, streamed; a failed object fails its block only, and a re-run finishes it")

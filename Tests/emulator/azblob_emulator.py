@@ -1154,11 +1154,13 @@ class Emulator:
 
     @staticmethod
     def _check_body_md5(req, body):
+        """The body's MD5 (base64), checked against Content-MD5 when the request has one. Hashed
+        once: a client that sends Content-MD5 costs no more than one that does not."""
+        computed = b64md5(body)
         md5 = req.header("content-md5")
-        if md5:
-            if md5.strip() != b64md5(body):
-                raise StorageError(400, "Md5Mismatch", headers={"x-ms-md5-mismatch-expected": md5.strip()})
-        return b64md5(body)
+        if md5 and md5.strip() != computed:
+            raise StorageError(400, "Md5Mismatch", headers={"x-ms-md5-mismatch-expected": md5.strip()})
+        return computed
 
     @staticmethod
     def _props_from(req, header_index):
@@ -1505,11 +1507,16 @@ class Handler(BaseHTTPRequestHandler):
                 self.rfile.readline(65537)
             return b"".join(chunks)
         n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
+        body = self.rfile.read(n) if n > 0 else b""
+        # A client that went away mid-body: Azure never acts on an incomplete request.
+        return body if len(body) == n else None
 
     def _handle(self):
         emu = self.server.emulator
         body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            return
         if self.path.startswith("/__control/"):
             return self._control(body)
         req = Request(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
@@ -1535,10 +1542,13 @@ class Handler(BaseHTTPRequestHandler):
         if fault and fault.get("status") and fault.get("process"):
             resp = emu.error_response(req, self._fault_error(fault))
             emu.decorate(req, resp)
-        emu.stats.count(req.operation, resp.status, req)
         truncate = fault.get("truncate_body") if fault else None
         corrupt = bool(fault and fault.get("corrupt"))
-        self._send(req, resp, truncate=truncate, corrupt=corrupt)
+        reset_after = fault.get("reset_after") if fault else None
+        emu.stats.count(req.operation, "reset" if reset_after is not None else resp.status, req)
+        stall_body = (int(fault["stall_body_after"]), float(fault.get("stall_body_ms", 0)) / 1000.0) \
+            if fault and fault.get("stall_body_after") is not None else None
+        self._send(req, resp, truncate=truncate, corrupt=corrupt, reset_after=reset_after, stall_body=stall_body)
 
     @staticmethod
     def _fault_error(fault):
@@ -1563,7 +1573,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
         self.connection.close()
 
-    def _send(self, req, resp, truncate=None, corrupt=False):
+    def _send(self, req, resp, truncate=None, corrupt=False, reset_after=None, stall_body=None):
         emu = self.server.emulator
         body = resp.body
         is_head = self.command == "HEAD"
@@ -1585,18 +1595,30 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in resp.headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", length)
-        if truncate is not None:
+        if truncate is not None or reset_after is not None:
             self.send_header("Connection", "close")
         self.end_headers()
         if truncate is not None:
             send_body = send_body[:int(truncate)]
+        if reset_after is not None:
+            send_body = send_body[:int(reset_after)]
+        sent = 0
         try:
-            if send_body:
-                self.wfile.write(send_body)
+            if stall_body is not None and stall_body[0] < len(send_body):
+                # part of the body, a pause, then the rest: a slow or stuck source mid-body
+                self.wfile.write(send_body[:stall_body[0]])
+                self.wfile.flush()
+                sent = stall_body[0]
+                time.sleep(stall_body[1])
+            if len(send_body) > sent:
+                self.wfile.write(send_body[sent:] if sent else send_body)
+            sent = len(send_body)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        emu.stats.body_bytes(req, sent=len(send_body))
+        emu.stats.body_bytes(req, sent=sent)
+        if reset_after is not None:
+            return self._reset()
         if truncate is not None:
             # orderly close (FIN, not RST) so the client sees the short body and then EOF
             self.close_connection = True

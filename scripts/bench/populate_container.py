@@ -15,6 +15,11 @@ keep-alive HTTP/1.1 connections, one per worker thread.
       and time ranges are distinct (block i covers [base + i*2h, base + (i+1)*2h)).
       Prints the ULIDs, one a line, to --ulids-out (sorted).
 
+  populate_container.py --endpoint URL clearmd5 --container NAME [--keep-suffix meta.json]
+      clear the stored Content-MD5 of every blob in NAME (Set Blob Properties without
+      x-ms-blob-content-md5) except names ending in --keep-suffix: blobs as Thanos' uploader
+      leaves them (committed block lists carry no MD5)
+
 URL is http://127.0.0.1:PORT/<account>. Account and key default to the emulator's
 well-known devstoreaccount1 (override with --account/--key).
 """
@@ -29,6 +34,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 
@@ -112,6 +118,24 @@ class Client:
                      headers={"x-ms-blob-type": "BlockBlob", "Content-Type": content_type, "Content-MD5": md5},
                      ok=(201,))
 
+    def list_blobs(self, container):
+        """(name, content type) of every blob in the container, following NextMarker."""
+        out, marker = [], ""
+        while True:
+            q = [("restype", "container"), ("comp", "list")] + ([("marker", marker)] if marker else [])
+            _, data = self.request("GET", container, query=q, ok=(200,))
+            root = ET.fromstring(data)
+            for b in root.iter("Blob"):
+                out.append((b.findtext("Name"), b.findtext("Properties/Content-Type") or ""))
+            marker = root.findtext("NextMarker") or ""
+            if not marker:
+                return out
+
+    def clear_md5(self, container, name, content_type):
+        """Set Blob Properties keeping the content type: the MD5, not sent, is cleared."""
+        self.request("PUT", container + "/" + name, query=[("comp", "properties")],
+                     headers={"x-ms-blob-content-type": content_type}, ok=(200,))
+
 
 def ulid(ms, rng):
     """A ULID string: 48-bit millisecond time, 80 random bits, Crockford base32."""
@@ -192,6 +216,16 @@ def cmd_populate(cl, args):
             f.write("".join(u + "\n" for u in sorted(ids)))
 
 
+def cmd_clearmd5(cl, args):
+    n = 0
+    for name, ct in cl.list_blobs(args.container):
+        if args.keep_suffix and name.endswith(args.keep_suffix):
+            continue
+        cl.clear_md5(args.container, name, ct)
+        n += 1
+    print("cleared the MD5 of %d blobs in %s" % (n, args.container), file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--endpoint", required=True, help="http://127.0.0.1:PORT/ACCOUNT")
@@ -206,9 +240,12 @@ def main():
     pop.add_argument("--workers", type=int, default=32)
     pop.add_argument("--seed", type=int, default=1)
     pop.add_argument("--ulids-out")
+    clr = sub.add_parser("clearmd5")
+    clr.add_argument("--container", required=True)
+    clr.add_argument("--keep-suffix", default="")
     args = ap.parse_args()
     cl = Client(args.endpoint, args.account, args.key)
-    {"mkcontainer": cmd_mkcontainer, "populate": cmd_populate}[args.cmd](cl, args)
+    {"mkcontainer": cmd_mkcontainer, "populate": cmd_populate, "clearmd5": cmd_clearmd5}[args.cmd](cl, args)
 
 
 if __name__ == "__main__":

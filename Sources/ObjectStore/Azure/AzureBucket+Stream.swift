@@ -12,9 +12,14 @@ extension AzureBucket {
         try checkKey(key, bucket: description)
         let name = description
         if size <= Int64(tuning.putBlobThreshold) {
-            let bytes = size == 0 ? [] : try await StreamedUpload.read(read, 0..<size, bucket: name, key: key).bytes
-            let md5 = MD5.digest(bytes)
-            try await putBlob(key, body: .bytes(bytes), md5: md5)
+            // One piece: sent with the source's MD5 of it when there is one, so this service
+            // checks the bytes against the source's hash, as for blocks below.
+            let piece = size == 0 ? RangePiece(bytes: []) : try await StreamedUpload.read(read, 0..<size, bucket: name, key: key)
+            let md5 = piece.md5 ?? MD5.digest(piece.bytes)
+            if let known, known != md5 {
+                throw ObjectStoreError(.integrity, bucket: name, key: key, "the source's MD5 of the object is \(Data(known).base64EncodedString()), its only piece came with \(Data(md5).base64EncodedString()) (it changed?)")
+            }
+            try await putBlob(key, body: .bytes(piece.bytes), md5: md5)
             return md5
         }
         let ids = blockIDs(StreamedUpload.pieces(size, tuning.blockSize).count)

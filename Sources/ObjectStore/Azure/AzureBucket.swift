@@ -273,7 +273,7 @@ public final class AzureBucket: Bucket {
         ObjectStoreError(kind, bucket: description, key: key, redactor(detail))
     }
 
-    private func log(_ op: Op, _ req: HTTPRequest, _ r: HTTPResponse, attempt: Int) {
+    func log(_ op: Op, _ req: HTTPRequest, _ r: HTTPResponse, attempt: Int) {
         guard logger.logLevel <= .debug else { return }
         var md: Logger.Metadata = [
             "op": "\(op.name)", "method": "\(op.method)", "url": "\(redactor(req.url))",

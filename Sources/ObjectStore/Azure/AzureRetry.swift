@@ -15,6 +15,12 @@ struct AzureTuning: Sendable {
     /// each copies (the service allows up to 100 MiB).
     var copyParallelism = 8
     var copyRangeSize = 32 << 20
+    /// Streamed copies between Azure buckets (`copyStreamed`): the ring buffer between the
+    /// source's Get Blob and the destination's Put Blob, and the largest object copied so, in one
+    /// Put Blob (the service takes up to 5000 MiB; a failed try starts the object again, so larger
+    /// objects go piece by piece instead).
+    var spliceBuffer = 4 << 20
+    var spliceMaxSize: Int64 = 1 << 30
     /// List Blobs `maxresults`; nil leaves it to the service (5000).
     var listPageSize: Int?
     /// First backoff step; nil uses pipeline_config.retry_delay or 800 ms.

@@ -15,12 +15,15 @@ struct HTTPRequest: Sendable {
         case bytes([UInt8])
         /// `length` bytes of an open file from `offset`, read with `pread` as curl asks for them.
         case file(fd: Int32, offset: Int64, length: Int64)
+        /// `length` bytes of another transfer's response body (`CurlEngine.splice`).
+        case pipe(length: Int64)
 
         var length: Int64 {
             switch self {
             case .none: 0
             case .bytes(let b): Int64(b.count)
             case .file(_, _, let n): n
+            case .pipe(let n): n
             }
         }
     }
@@ -66,6 +69,15 @@ struct HTTPResponse: Sendable {
     var duration: Duration = .zero
     /// Connections curl had to open for this transfer (0 when a kept-alive one was reused).
     var newConnections = 0
+    /// Why a spliced transfer was stopped by the pipe rather than by its own peer.
+    var spliceStop: SpliceStop?
+
+    enum SpliceStop: Sendable {
+        /// The other side of the splice ended first; its response says what went wrong.
+        case peerEnded
+        /// The source sent more bytes than the destination's body length.
+        case sourceTooLong
+    }
 
     func header(_ name: String) -> String? { headers[name] }
 }
@@ -138,6 +150,8 @@ final class FileSink: ResponseSink, @unchecked Sendable {
 final class CurlTransfer: @unchecked Sendable {
     let request: HTTPRequest
     let sink: ResponseSink?
+    /// Set for both sides of a splice: the producer's body goes into it, the consumer's comes out.
+    var pipe: CurlPipe?
     var continuation: CheckedContinuation<HTTPResponse, Never>?
     var response = HTTPResponse()
     var easy: UnsafeMutableRawPointer?
@@ -177,27 +191,42 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    func onBody(_ p: UnsafeRawBufferPointer) -> Bool {
+    /// Whether this transfer's request body comes from a pipe (else, with a pipe, it feeds one).
+    var isPipeConsumer: Bool {
+        if case .pipe = request.body { return true }
+        return false
+    }
+
+    /// Takes response body bytes: returns how many were taken (all of them, or 0 to abort), or
+    /// `CURL_WRITEFUNC_PAUSE` when a pipe is full.
+    func onBody(_ p: UnsafeRawBufferPointer) -> Int {
         if response.status < 200 || response.status >= 300 {
             let room = Self.errorBodyCap - response.errorBody.count
             if room > 0 { response.errorBody.append(contentsOf: p.prefix(room)) }
-            return true
+            return p.count
+        }
+        if let pipe, !isPipeConsumer {
+            let n = pipe.produce(p, &response)
+            if n == p.count { response.bodyBytes += Int64(n) }
+            return n
         }
         guard let sink else {
             response.bodyBytes += Int64(p.count)
-            return true
+            return p.count
         }
         if !sink.write(p) {
             response.sinkError = sink.failure ?? "the response sink refused the data"
-            return false
+            return 0
         }
         response.bodyBytes += Int64(p.count)
-        return true
+        return p.count
     }
 
     /// Moves the upload position (curl replays a body after a dead reused connection).
     func onSeek(_ offset: Int64) -> Bool {
         guard offset >= 0, offset <= request.body.length else { return false }
+        // Bytes taken from a pipe are gone: only a body not yet started can be replayed.
+        if isPipeConsumer && offset != readPosition { return false }
         readPosition = offset
         return true
     }
@@ -210,6 +239,13 @@ final class CurlTransfer: @unchecked Sendable {
         switch request.body {
         case .none:
             return 0
+        case .pipe:
+            guard let pipe else { return Int(CURL_READFUNC_ABORT) }
+            let got = pipe.consume(UnsafeMutableRawBufferPointer(rebasing: dest[0..<n]), &response)
+            guard got > 0, got <= n else { return got }
+            readPosition += Int64(got)
+            if readPosition == total { sentAt = .now }
+            return got
         case .bytes(let b):
             b.withUnsafeBytes { src in
                 dest.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[Int(readPosition)..<Int(readPosition) + n]))
@@ -236,7 +272,9 @@ final class CurlTransfer: @unchecked Sendable {
 /// The process' HTTP transport: one thread owns a `curl_multi` handle and drives every transfer.
 /// Async callers submit a `CurlTransfer` and wait on a continuation; the thread wakes on
 /// `curl_multi_wakeup`. Idle easy handles are kept for reuse and connections stay in the multi
-/// handle's cache between requests (keep-alive).
+/// handle's cache between requests (keep-alive). `splice` runs a GET and a PUT together, one's
+/// response body streaming into the other's request body through a `CurlPipe`, paused and
+/// unpaused on this thread; no async code is involved until both have finished.
 final class CurlEngine: @unchecked Sendable {
     static let shared = CurlEngine()
 
@@ -250,6 +288,8 @@ final class CurlEngine: @unchecked Sendable {
     /// Only touched on the transport thread.
     private var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []
+    /// Paused spliced transfers to unpause once curl is out of its callbacks.
+    private var toResume: [CurlTransfer] = []
     private let initError: String?
 
     private init() {
@@ -266,14 +306,38 @@ final class CurlEngine: @unchecked Sendable {
 
     /// Runs one request to completion. Never throws: failures are in the response.
     func perform(_ request: HTTPRequest, sink: ResponseSink?) async -> HTTPResponse {
-        if let initError {
-            var r = HTTPResponse()
-            r.curlCode = Int32(CURLE_FAILED_INIT.rawValue)
-            r.curlMessage = initError
-            return r
-        }
-        let transfer = CurlTransfer(request: request, sink: sink)
-        return await withTaskCancellationHandler {
+        if let initError { return Self.failedInit(initError) }
+        return await submit(CurlTransfer(request: request, sink: sink))
+    }
+
+    /// Runs `source` (a GET) and `destination` (a request whose body is `.pipe(length:)`) at
+    /// once, the source's response body streaming into the destination's request body through a
+    /// `buffer`-byte ring (`CurlPipe`): the memory held is the ring, whatever the length. Returns
+    /// both responses; a side stopped because the other ended has `spliceStop == .peerEnded`.
+    func splice(_ source: HTTPRequest, into destination: HTTPRequest, buffer: Int) async -> (source: HTTPResponse, destination: HTTPResponse) {
+        if let initError { return (Self.failedInit(initError), Self.failedInit(initError)) }
+        let pipe = CurlPipe(length: destination.body.length, capacity: buffer) { [unowned self] t in toResume.append(t) }
+        let producer = CurlTransfer(request: source, sink: nil)
+        let consumer = CurlTransfer(request: destination, sink: nil)
+        producer.pipe = pipe
+        consumer.pipe = pipe
+        pipe.producer = producer
+        pipe.consumer = consumer
+        async let s = submit(producer)
+        async let d = submit(consumer)
+        return await (s, d)
+    }
+
+    private static func failedInit(_ message: String) -> HTTPResponse {
+        var r = HTTPResponse()
+        r.curlCode = Int32(CURLE_FAILED_INIT.rawValue)
+        r.curlMessage = message
+        return r
+    }
+
+    /// Hands `transfer` to the transport thread and waits for it (cancellation aborts it).
+    private func submit(_ transfer: CurlTransfer) async -> HTTPResponse {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<HTTPResponse, Never>) in
                 inbox.withLock { box in
                     transfer.continuation = c
@@ -327,9 +391,26 @@ final class CurlEngine: @unchecked Sendable {
                 finish(t, easy, code: msg.pointee.data.result, multi)
             }
             checkHeaderDeadlines(multi)
+            let resumed = resumePaused()
             var fds: Int32 = 0
-            _ = curl_multi_poll(multi, nil, 0, active.isEmpty ? 1000 : 100, &fds)
+            _ = curl_multi_poll(multi, nil, 0, resumed ? 0 : active.isEmpty ? 1000 : 100, &fds)
         }
+    }
+
+    /// Unpauses the spliced transfers their pipes asked for. Unpausing a receiver hands it the
+    /// bytes curl held back at once, which may ask for more unpausing: repeat until none is left.
+    private func resumePaused() -> Bool {
+        var any = false
+        while !toResume.isEmpty {
+            let batch = toResume
+            toResume = []
+            for t in batch {
+                guard let easy = t.easy, active[easy] === t else { continue }
+                _ = curl_easy_pause(easy, CURLPAUSE_CONT)
+                any = true
+            }
+        }
+        return any
     }
 
     private func checkHeaderDeadlines(_ multi: UnsafeMutableRawPointer) {
@@ -448,10 +529,8 @@ final class CurlEngine: @unchecked Sendable {
         check(by_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context), "WRITEDATA")
         check(by_curl_easy_setopt_write_function(easy) { ptr, size, count, ctx in
             guard let ctx else { return 0 }
-            let n = size * count
-            let ok = Unmanaged<CurlTransfer>.fromOpaque(ctx).takeUnretainedValue()
-                .onBody(UnsafeRawBufferPointer(start: ptr, count: n))
-            return ok ? n : 0
+            return Unmanaged<CurlTransfer>.fromOpaque(ctx).takeUnretainedValue()
+                .onBody(UnsafeRawBufferPointer(start: ptr, count: size * count))
         }, "WRITEFUNCTION")
         if r.method == "PUT" || r.method == "POST" {
             check(by_curl_easy_setopt_pointer(easy, CURLOPT_READDATA, context), "READDATA")
@@ -504,6 +583,8 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private func complete(_ t: CurlTransfer) {
+        t.pipe?.ended(t)
+        t.pipe = nil
         t.response.duration = .now - t.started
         let c = inbox.withLock { _ in
             defer { t.continuation = nil }

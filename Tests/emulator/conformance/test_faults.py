@@ -1,6 +1,7 @@
 """The /__control/ fault-injection and stats API, exercised through Microsoft's SDK."""
 
 import base64
+import email.utils
 import http.client
 import json
 import os
@@ -11,7 +12,7 @@ from azure.core.exceptions import (AzureError, HttpResponseError, ResourceExists
                                    ServiceRequestError, ServiceResponseError)
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
-from conftest import ACCOUNT, BEARER
+from conftest import ACCOUNT, BEARER, KEY, azblob_emulator
 
 
 def client(emu, retries=3, **kw):
@@ -127,6 +128,48 @@ def test_truncated_body(emu, cont):
     emu.faults([{"method": "GET", "path_regex": "/trunc$", "times": 1, "action": {"truncate_body": 10}}])
     with pytest.raises(http.client.IncompleteRead):
         emu.raw("GET", "/%s/%s/trunc" % (ACCOUNT, cont.container_name))
+
+
+def test_reset_mid_body(emu, cont):
+    data = os.urandom(200000)
+    c = client(emu).get_container_client(cont.container_name)
+    c.upload_blob("midreset", data)
+    before = emu.stats()["statuses"].get("reset", 0)
+    emu.faults([{"method": "GET", "path_regex": "/midreset$", "times": 1, "action": {"reset_after": 5000}}])
+    with pytest.raises((http.client.IncompleteRead, ConnectionResetError)):
+        emu.raw("GET", "/%s/%s/midreset" % (ACCOUNT, cont.container_name))
+    assert emu.stats()["statuses"].get("reset", 0) == before + 1
+    emu.faults([{"method": "GET", "path_regex": "/midreset$", "times": 1, "action": {"reset_after": 5000}}])
+    assert c.download_blob("midreset").readall() == data  # the SDK retries the broken read
+
+
+def test_stall_mid_body(emu, cont):
+    data = os.urandom(100000)
+    c = client(emu).get_container_client(cont.container_name)
+    c.upload_blob("midstall", data)
+    emu.faults([{"method": "GET", "path_regex": "/midstall$", "times": 1,
+                 "action": {"stall_body_after": 1000, "stall_body_ms": 400}}])
+    t = time.monotonic()
+    r, got = emu.raw("GET", "/%s/%s/midstall" % (ACCOUNT, cont.container_name))
+    assert r.status == 200 and got == data
+    assert time.monotonic() - t >= 0.4
+
+
+def test_incomplete_request_body_is_not_applied(emu, cont):
+    import socket
+    path = "/%s/%s/incomplete" % (ACCOUNT, cont.container_name)
+    headers = {"x-ms-version": "2021-12-02", "x-ms-date": email.utils.formatdate(usegmt=True),
+               "x-ms-blob-type": "BlockBlob", "Content-Length": "1000"}
+    sts = azblob_emulator.shared_key_string_to_sign("PUT", path, [], list(headers.items()), ACCOUNT)
+    headers["Authorization"] = "SharedKey %s:%s" % (ACCOUNT, azblob_emulator.sign(base64.b64decode(KEY), sts))
+    s = socket.create_connection(("127.0.0.1", emu.port))
+    s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\n" % path + "".join("%s: %s\r\n" % kv for kv in headers.items())
+               + "\r\n").encode() + b"x" * 10)
+    s.shutdown(socket.SHUT_WR)  # the client goes away after 10 of the 1000 bytes
+    assert s.recv(100) == b""
+    s.close()
+    r, _ = emu.raw("HEAD", path)
+    assert r.status == 404
 
 
 def test_corrupt_body(emu, cont):
