@@ -41,6 +41,9 @@ final class ChunkFeed {
     private let stream: SeriesStream
     private var batch: SeriesBatch?
     private var index = -1
+    /// Where in the current series' chunks the next `chunk` call is expected (the merge asks
+    /// for them in order), so a series of many chunks is not searched once per chunk.
+    private var expected = 0
     private let name: String
 
     init(_ block: SourceBlock, order: [SeriesRef], options: SeriesStream.Options) throws(TSDBError) {
@@ -51,6 +54,7 @@ final class ChunkFeed {
     /// Moves to the series `ref`, which must be the next one of the order given at `init`.
     func advance(to ref: SeriesRef) throws {
         index += 1
+        expected = 0
         while batch == nil || index >= batch!.count {
             guard let next = try Self.wait(stream) else {
                 throw TSDBError(.io, file: name + "/chunks", offset: 0, "the chunk stream ended before series \(ref)")
@@ -67,9 +71,16 @@ final class ChunkFeed {
     func chunk(_ ref: ChunkRef) throws(TSDBError) -> RawChunk {
         let b = batch!
         let metas = b.chunks(index)
-        guard let k = metas.firstIndex(where: { $0.ref == ref }) else {
+        let guess = metas.startIndex + expected
+        let k: Int
+        if guess < metas.endIndex, metas[guess].ref == ref {
+            k = guess
+        } else if let found = metas.firstIndex(where: { $0.ref == ref }) {
+            k = found
+        } else {
             throw TSDBError(.io, file: name + "/chunks", offset: 0, "chunk \(ref) is not one of series \(b.ref(index))'s")
         }
+        expected = k - metas.startIndex + 1
         return try b.chunk(k)
     }
 

@@ -202,7 +202,7 @@ struct ReplicateTests {
     }
 
     static func azure(_ emu: AzureEmulator, _ container: String) async throws -> AzureBucket {
-        try await AzureBucket(config: emu.azureConfig(container: container))
+        try await AzureBucket(config: emu.config(container: container))
     }
 
     /// Fresh source and destination containers, the source holding the demo blocks, stats cleared.

@@ -79,7 +79,7 @@ struct AzureHarness {
     }
 
     func config(container: String = AzureHarness.containerName()) -> AzureConfig {
-        emu.azureConfig(container: container)
+        emu.config(container: container)
     }
 
     /// A config that authorises with Azure AD (client secret) against `aad`, and tuning that

@@ -177,16 +177,6 @@ public final class AzureEmulator: @unchecked Sendable {
         public var bytesCopiedOut: Int
     }
 
-    /// A config for this emulator's well-known account (Shared Key), container as given.
-    public func azureConfig(container: String) -> AzureConfig {
-        var c = AzureConfig()
-        c.storageAccount = Self.account
-        c.storageAccountKey = Self.key
-        c.endpoint = "http://127.0.0.1:\(port)"
-        c.container = container
-        return c
-    }
-
     /// A blocking request to the control API.
     public func control(_ method: String, _ path: String, body: String = "") throws -> (status: Int, body: String) {
         try server.request(method, path, body: body)
