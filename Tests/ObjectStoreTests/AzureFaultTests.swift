@@ -175,8 +175,11 @@ struct AzureFaultTests {
         try h.emu.setFaults(#"[{"operation": "GetBlob", "times": 1, "action": {"truncate_body": 10}}, {"operation": "GetBlob", "times": 1, "action": {"stall_ms": 1000}}]"#)
         let dir = try Fixtures.tempDir("azure-replaced")
         defer { Fixtures.cleanup(dir) }
+        try h.emu.clearStats()
         let download = Task { try await b.download("obj", toFile: dir + "/obj") }
-        try await Task.sleep(for: .milliseconds(400))
+        // Replaced once the cut range has been served (not after a fixed sleep, which a loaded
+        // machine can lose): the resumed try, stalled or not yet sent, still carries the old ETag.
+        try await h.emu.waitForRequests("GetBlob")
         try await b.upload("obj", bytes: azurePattern(300_000, seed: 4))
         await h.expectError(.preconditionFailed) { try await download.value }
         #expect(try h.emu.stats().statuses("412") == 1)

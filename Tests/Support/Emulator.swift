@@ -131,6 +131,20 @@ public final class AzureEmulator: @unchecked Sendable {
 
     public func clearStats() throws { _ = try control("DELETE", "/__control/stats") }
 
+    /// Waits until the emulator has counted `count` requests of `op` since the stats were last
+    /// cleared. A request is counted once its response is built, before its body is sent, so a test
+    /// that changes a blob after this returns races only the body, not the request's arrival.
+    /// Throws when `timeout` passes first.
+    public func waitForRequests(_ op: String, count: Int = 1, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try stats().requests(op) < count {
+            guard ContinuousClock.now < deadline else {
+                throw Failure("\(op): \(count) request(s) did not reach the emulator within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// The parsed `/__control/stats` JSON.
     public func stats() throws -> Stats {
         let r = try control("GET", "/__control/stats")
