@@ -31,6 +31,10 @@ public struct Replicator: Sendable {
         public var dryRun = false
         /// Use server-side copy when the pair supports it.
         public var serverSideCopy = true
+        /// Streaming from a source object without an MD5, read it in ranges the source service
+        /// hashes (each checked by the destination) instead of in one read hashed here: slower,
+        /// but the read is checked against what the source stores, not only the write.
+        public var checkedReads = false
         public init() {}
     }
 
@@ -48,7 +52,7 @@ public struct Replicator: Sendable {
         self.options = options
         self.logger = logger ?? Logger(label: "blockyard.replicate", factory: { _ in SwiftLogNoOpLogHandler() })
         copier = options.serverSideCopy ? ServerSideCopier(from: source, to: destination) : nil
-        streamer = StreamCopier(from: source, to: destination)
+        streamer = StreamCopier(from: source, to: destination, checkedReadsOnly: options.checkedReads)
     }
 
     /// Whether objects are being copied server side (false once the service refused).
@@ -178,7 +182,19 @@ public struct Replicator: Sendable {
         if options.verify {
             let findings = try await verifyCopy(id, meta: want)
             if !findings.isEmpty {
-                throw BlockFailure(message: "verify found \(findings.count) problem(s) in the copy of \(id); its meta.json was not written", exit: 1, findings: findings)
+                var message = "verify found \(findings.count) problem(s) in the copy of \(id); its meta.json was not written"
+                if !metaThere && !toCopy.isEmpty {
+                    // Uncommitted copies that fail verification would pass a re-run's size
+                    // comparison (a source without MD5s); removed, a re-run copies them again.
+                    var left: [String] = []
+                    for o in toCopy {
+                        do { try await destination.delete(prefix + o.name) } catch { left.append("\(o.name) (\(error.detail))") }
+                    }
+                    message += left.isEmpty
+                        ? "; the \(toCopy.count) object(s) copied this run were removed from the destination"
+                        : "; removing the objects copied this run failed for \(left.joined(separator: ", ")): delete them there before re-running"
+                }
+                throw BlockFailure(message: message, exit: 1, findings: findings)
             }
         }
 
@@ -242,11 +258,10 @@ public struct Replicator: Sendable {
                 }
             }
         }
-        // Azure to Azure, the source's MD5 known: one read streamed into one write, which the
-        // destination service checks against that MD5.
+        // Azure to Azure: one read streamed into one write, which the destination service checks
+        // against the source's MD5, or (none known) against the hash of what passed.
         if let streamer, streamer.accepts(o.source) {
-            try await streamer.copy(key, attributes: o.source)
-            return (o.source.md5, false)
+            return (try await streamer.copy(key, attributes: o.source), false)
         }
         let src = source
         let etag = o.source.etag

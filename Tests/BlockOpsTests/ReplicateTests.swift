@@ -139,7 +139,9 @@ struct ReplicateTests {
         let r1 = try #require(reports.first { $0.ulid.description == ids[1] })
         #expect(r1.exitCode == 1 && r1.findings.contains { $0.kind == .chunkChecksum }, "\(r1.findings)")
         for id in ids[0...1] { #expect(!FileManager.default.fileExists(atPath: "\(dest)/\(id)/meta.json")) }
-        #expect(FileManager.default.fileExists(atPath: "\(dest)/\(ids[1])/chunks/000001"), "the objects stay, as a partial upload")
+        #expect(r1.error?.contains("copied this run were removed") == true, "\(r1.error ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: "\(dest)/\(ids[1])/chunks/000001"), "copies that fail verify are removed: a re-run must not keep them for their size")
+        #expect(!FileManager.default.fileExists(atPath: "\(dest)/\(ids[1])/index"))
     }
 
     @Test("dry run writes nothing")
@@ -274,29 +276,65 @@ struct ReplicateTests {
         try await Self.expectDemo(in: dst, reports.map(\.ulid))
     }
 
-    @Test("azure to azure streamed, sources without an MD5 (as Thanos uploads them): piece by piece, each checked against the source's range MD5")
-    func azureStreamedWithoutMD5() async throws {
-        let (emu, src, dst) = try await Self.filledPair()
-        // Clear the data objects' MD5 (Set Blob Properties without x-ms-blob-content-md5).
+    /// Clears the MD5 of every data object of the source (Set Blob Properties without
+    /// x-ms-blob-content-md5), as Thanos's block-list uploads leave them.
+    static func dropMD5s(_ src: AzureBucket) async throws -> [String] {
         let keys = try await src.list(prefix: "", recursive: true).filter { !$0.hasSuffix("meta.json") }
         for k in keys {
             _ = try await src.send(AzureBucket.Op("SetBlobProperties", "PUT", key: k, query: [("comp", "properties")], expect: [200]))
             #expect(try await src.attributes(k).md5 == nil)
         }
+        return keys
+    }
+
+    @Test("azure to azure streamed, sources without an MD5 (as Thanos uploads them): one read into one write, hashed on the way; a damaged read is caught by --verify and its copies removed")
+    func azureStreamedWithoutMD5() async throws {
+        let (emu, src, dst) = try await Self.filledPair()
+        let keys = try await Self.dropMD5s(src)
         try emu.clearStats()
         let (s, reports) = try await Self.run(src, dst, Self.streamed)
         #expect(s.copied == 6 && s.failed == 0, "\(reports.compactMap(\.error))")
         let st = try emu.stats()
-        #expect(st.requests("PutBlob") == 18 + 6, "each object fits one piece and is written with its MD5")
-        for k in keys { #expect(try await dst.get(k) == (try await src.get(k)), "\(k)") }
-        // A corrupted piece no longer matches the source's range MD5: the block fails, nothing commits.
+        #expect(st.requests("PutBlob") == 18 + 6 && st.requests("PutBlock") == 0, "one Put Blob per object and per meta.json")
+        for k in keys {
+            let bytes = try await src.get(k)
+            #expect(try await dst.get(k) == bytes, "\(k)")
+            #expect(try await dst.attributes(k).md5 == MD5.digest(bytes), "the copy carries the MD5 the destination computed: \(k)")
+        }
+        // A read damaged on the way has no source MD5 to fail against; the block's own checksums
+        // do: --verify fails the block, nothing commits, and the damaged copies are removed.
         let victim = try #require(reports.first).ulid
-        try await dst.delete("\(victim)/meta.json")
-        try await dst.delete("\(victim)/index")
+        for k in ["meta.json", "index"] { try await dst.delete("\(victim)/\(k)") }
         try emu.setFaults(#"[{"operation": "GetBlob", "path_regex": "\#(victim)/index$", "times": 1, "action": {"corrupt": true}}]"#)
-        let (bad, br) = try await Self.run(src, dst, Self.streamed)
-        #expect(bad.failed == 1 && br.first { $0.ulid == victim }?.error?.contains("integrity") == true, "\(br.compactMap(\.error))")
+        var verifying = Self.streamed
+        verifying.verify = true
+        let (bad, br) = try await Self.run(src, dst, verifying)
+        let failed = try #require(br.first { $0.ulid == victim })
+        #expect(bad.failed == 1 && failed.exitCode == 1 && !failed.findings.isEmpty, "\(br.compactMap(\.error))")
         #expect(try await dst.exists("\(victim)/meta.json") == false)
+        #expect(try await dst.exists("\(victim)/index") == false, "the damaged index was removed")
+        // The re-run copies it again, whole.
+        let (again, _) = try await Self.run(src, dst, verifying)
+        #expect(again.failed == 0 && again.copied == 1)
+        #expect(try await dst.get("\(victim)/index") == (try await src.get("\(victim)/index")))
+    }
+
+    @Test("--checked-reads: sources without an MD5 are read in ranges the source hashes; a damaged read is refused at once")
+    func azureCheckedReads() async throws {
+        let (emu, src, dst) = try await Self.filledPair()
+        let keys = try await Self.dropMD5s(src)
+        var checked = Self.streamed
+        checked.checkedReads = true
+        let victim = try await Self.plan(src)[0].ulid
+        try emu.setFaults(#"[{"operation": "GetBlob", "path_regex": "\#(victim)/index$", "times": 1, "action": {"corrupt": true}}]"#)
+        let (s, reports) = try await Self.run(src, dst, checked)
+        #expect(s.copied == 5 && s.failed == 1 && reports.first { $0.ulid == victim }?.error?.contains("integrity") == true, "\(reports.compactMap(\.error))")
+        #expect(try await dst.exists("\(victim)/meta.json") == false)
+        try emu.clearStats()
+        let (again, _) = try await Self.run(src, dst, checked)
+        #expect(again.failed == 0 && again.copied == 1)
+        // Each object fits one piece: one ranged read, with the source's MD5 of the range, each.
+        for k in keys { #expect(try await dst.get(k) == (try await src.get(k)), "\(k)") }
     }
 
     @Test("azure to filesystem and back, streamed; a failed object fails its block only, and a re-run finishes it")

@@ -6,7 +6,7 @@ import TestSupport
 
 /// Azure to Azure streamed copies (`StreamCopier`, `CurlEngine.splice`): one Get Blob streamed
 /// into one Put Blob through a small ring, the destination checking the bytes against the source's
-/// MD5. A failed try of either side is tried again; corruption, a replaced source and errors that
+/// MD5, or (the source has none) against the hash taken as they passed. A failed try of either side is tried again; corruption, a replaced source and errors that
 /// retrying cannot fix are reported; no try leaves a wrong or partial object.
 @Suite("Streamed copy", .serialized)
 struct StreamCopyTests {
@@ -56,13 +56,50 @@ struct StreamCopyTests {
         #expect(try await p.dst.attributes("o/obj").md5 == MD5.digest(data))
     }
 
-    @Test("takes only objects with a known MD5, up to the single-request limit")
+    /// Stores `data` as `key` in the source with no MD5, as Thanos's block-list uploads leave blobs.
+    static func putWithoutMD5(_ p: Pair, _ key: String, _ data: [UInt8]) async throws -> ObjectAttributes {
+        try await p.src.upload(key, bytes: data)
+        _ = try await p.src.send(AzureBucket.Op("SetBlobProperties", "PUT", key: key, query: [("comp", "properties")], expect: [200]))
+        let a = try await p.src.attributes(key)
+        #expect(a.md5 == nil)
+        return a
+    }
+
+    @Test("a source without an MD5: one Get Blob into one Put Blob, hashed on the way; the copy's MD5 is the service's and matches", arguments: [0, 100_000, 5 << 20 + 17])
+    func copiesWithoutMD5(size: Int) async throws {
+        let p = try await Self.pair()
+        let data = azurePattern(size, seed: UInt64(size) + 21)
+        let a = try await Self.putWithoutMD5(p, "n/obj", data)
+        try p.h.emu.clearStats()
+        let md5 = try await p.copier.copy("n/obj", attributes: a)
+        let s = try p.h.emu.stats()
+        #expect(s.requests("GetBlob") == 1 && s.requests("PutBlob") == 1 && s.requests("PutBlock") == 0, "\(s.raw)")
+        #expect(md5 == MD5.digest(data))
+        #expect(try await p.dst.get("n/obj") == data)
+        #expect(try await p.dst.attributes("n/obj").md5 == MD5.digest(data))
+    }
+
+    @Test("a source without an MD5, damaged on the way into the destination: integrity error, the damaged copy deleted")
+    func damagedWithoutMD5() async throws {
+        let p = try await Self.pair()
+        let a = try await Self.putWithoutMD5(p, "d", azurePattern(300_000, seed: 22))
+        try p.h.emu.setFaults(#"[{"operation": "PutBlob", "times": 1, "action": {"corrupt_request": true}}]"#)
+        let e = await p.h.expectError(.integrity) { try await p.copier.copy("d", attributes: a) }
+        #expect(e?.key == "d" && e?.detail.contains("(corrupted on the way); the copy was deleted") == true, "\(String(describing: e))")
+        #expect(try await p.dst.exists("d") == false)
+    }
+
+    @Test("takes objects up to the single-request limit; with checked reads only, those with a known MD5")
     func accepts() async throws {
         let p = try await Self.pair()
         #expect(p.copier.accepts(ObjectAttributes(size: 10, lastModified: 0, md5: MD5.digest([1]))))
-        #expect(!p.copier.accepts(ObjectAttributes(size: 10, lastModified: 0, md5: nil)))
+        #expect(p.copier.accepts(ObjectAttributes(size: 10, lastModified: 0, md5: nil)))
         #expect(!p.copier.accepts(ObjectAttributes(size: Int64(Self.tuning().spliceMaxSize) + 1, lastModified: 0, md5: MD5.digest([1]))))
-        await p.h.expectError(.invalidArgument) { try await p.copier.copy("x", attributes: ObjectAttributes(size: 10, lastModified: 0)) }
+        await p.h.expectError(.invalidArgument) { try await p.copier.copy("x", attributes: ObjectAttributes(size: Int64(Self.tuning().spliceMaxSize) + 1, lastModified: 0)) }
+        let checked = try #require(StreamCopier(from: p.src, to: p.dst, checkedReadsOnly: true))
+        #expect(checked.accepts(ObjectAttributes(size: 10, lastModified: 0, md5: MD5.digest([1]))))
+        #expect(!checked.accepts(ObjectAttributes(size: 10, lastModified: 0, md5: nil)))
+        await p.h.expectError(.invalidArgument) { try await checked.copy("x", attributes: ObjectAttributes(size: 10, lastModified: 0)) }
         #expect(StreamCopier(from: MemoryBucket(), to: p.dst) == nil)
         #expect(StreamCopier(from: PrefixedBucket(p.src, prefix: "a"), to: PrefixedBucket(p.dst, prefix: "b")) != nil)
     }

@@ -1528,6 +1528,10 @@ class Handler(BaseHTTPRequestHandler):
             self.log_message("FAULT %s on %s %s", json.dumps(fault), self.command, self.path)
         if fault and fault.get("stall_ms"):
             time.sleep(float(fault["stall_ms"]) / 1000.0)
+        if fault and fault.get("corrupt_request") and req.body:
+            # Damage on the way in: the service sees a body the client did not send.
+            i = len(req.body) // 2
+            req.body = req.body[:i] + bytes([req.body[i] ^ 0xFF]) + req.body[i + 1:]
         if fault and fault.get("reset") and not fault.get("process"):
             emu.stats.count(req.operation, "reset", req)
             return self._reset()

@@ -18,7 +18,11 @@ struct Replicate: AsyncParsableCommand {
             MD5) and only then is the block's meta.json written, last, in oldest-first order. When \
             both sides are Azure the destination service copies the bytes itself (Put Block From \
             URL; the source is authorised by a short-lived SAS or a bearer token); if it refuses, \
-            objects are streamed through bounded memory instead. Markers are not copied. \
+            objects are streamed through bounded memory instead, each in one read and one write; an \
+            object the source has no MD5 for (Thanos uploads large files without one) is hashed as it \
+            passes and must match the MD5 the destination computed (--checked-reads reads such objects \
+            in ranges the source hashes instead: slower, and checked against what the source stores). \
+            Markers are not copied. \
             Exit status: 0 every selected block is in the destination; 1 --verify found problems in \
             a copy (its meta.json was not written); 2 a source block is unreadable or inconsistent; \
             3 storage failure or a conflicting block in the destination; 64 usage. With several \
@@ -82,6 +86,9 @@ struct Replicate: AsyncParsableCommand {
     @Flag(name: .customLong("no-server-side-copy"), help: "Stream every object through this process even when both sides are Azure.")
     var noServerSideCopy = false
 
+    @Flag(name: .customLong("checked-reads"), help: "Streaming an object the source has no MD5 for, read it in 4 MiB ranges the source service hashes, each checked by the destination (slower than one read hashed here).")
+    var checkedReads = false
+
     @Flag(name: .customLong("dry-run"), help: "Print the plan (what would be copied or skipped) and write nothing.")
     var dryRun = false
 
@@ -142,6 +149,7 @@ struct Replicate: AsyncParsableCommand {
             options.deep = deep
             options.dryRun = dryRun
             options.serverSideCopy = !noServerSideCopy
+            options.checkedReads = checkedReads
             let replicator = Replicator(source: catalog.bucket, destination: dest, options: options, logger: logger)
             let out = OutputSink()
             try out.write("replicating \(selected.count) block(s) from \(catalog.bucket.description) to \(dest.description)"

@@ -20,11 +20,11 @@ struct AzurePair: Sendable {
 
     /// Runs `body` with the source's and the destination's full key for `key`; an error naming
     /// either names `key` instead, as the caller knows it.
-    func forKey(_ key: String, _ body: (_ from: String, _ to: String) async throws(ObjectStoreError) -> Void) async throws(ObjectStoreError) {
+    func forKey<R>(_ key: String, _ body: (_ from: String, _ to: String) async throws(ObjectStoreError) -> R) async throws(ObjectStoreError) -> R {
         let from = sourcePrefix + key
         let to = destinationPrefix + key
         do {
-            try await body(from, to)
+            return try await body(from, to)
         } catch {
             var e = error
             if e.key == to || e.key == from { e.key = key }

@@ -2,6 +2,7 @@
 
 import base64
 import email.utils
+import hashlib
 import http.client
 import json
 import os
@@ -186,6 +187,24 @@ def test_corrupt_body(emu, cont):
         assert got == data
     except AzureError as e:
         assert "md5" in str(e).lower() or "checksum" in str(e).lower() or "integrity" in str(e).lower()
+
+
+def test_corrupt_request_body(emu, cont):
+    data = os.urandom(4096)
+    c = client(emu).get_container_client(cont.container_name)
+    # Without a Content-MD5 the damaged body is stored, and the MD5 the service answers with is
+    # that of the damaged body, not of what the SDK sent.
+    emu.faults([{"method": "PUT", "path_regex": "/inbound$", "times": 1, "action": {"corrupt_request": True}}])
+    r = c.get_blob_client("inbound").upload_blob(data)
+    got = c.download_blob("inbound").readall()
+    assert got != data and len(got) == len(data)
+    assert bytes(r["content_md5"]) == hashlib.md5(got).digest() != hashlib.md5(data).digest()
+    # With one, the service refuses it and stores nothing.
+    emu.faults([{"method": "PUT", "path_regex": "/inbound2$", "times": 1, "action": {"corrupt_request": True}}])
+    with pytest.raises(HttpResponseError) as e:
+        c.upload_blob("inbound2", data, validate_content=True)  # sends Content-MD5
+    assert e.value.error_code == "Md5Mismatch"
+    assert not c.get_blob_client("inbound2").exists()
 
 
 def test_stall_triggers_client_timeout(emu, cont):
