@@ -143,7 +143,7 @@ DUMP_DB="$(make_dataset "dump-s$DUMP_SERIES-n$DUMP_SAMPLES-seed$SEED" dump "$DUM
     "$((DUMP_SERIES * DUMP_SAMPLES))" --samples "$DUMP_SAMPLES")"
 
 # --- build -----------------------------------------------------------------------------------------
-BUILD_CMD=(swift build -c release --scratch-path .build-bench --product blockyard)
+BUILD_CMD=(swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard)
 if [[ $SKIP_BUILD -eq 0 ]]; then
     log "building: ${BUILD_CMD[*]}"
     (cd "$ROOT" && "${BUILD_CMD[@]}" >&2)

@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-swift build -c release --product blockyard >&2
-bin="$(swift build -c release --show-bin-path)/blockyard"
+swift build -c release --static-swift-stdlib --product blockyard >&2
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/blockyard"
 
 if [ $# -gt 0 ]; then
   bucket="$1"

@@ -62,8 +62,8 @@ public final class SeriesStream {
     private let refs: ArraySlice<SeriesRef>
     private var position: Int
     private var inFlight: [Task<SeriesBatch, any Error>] = []
-    /// Where the series entries not yet given back start.
-    private var dropFrom: Int? = nil
+    /// The series entries behind the walk, given back (mapped indexes) in large steps.
+    private var behind: ByteStorage.ReleaseBehind? = nil
 
     init(block: SourceBlock, refs: ArraySlice<SeriesRef>, options: Options) {
         self.block = block
@@ -94,10 +94,10 @@ public final class SeriesStream {
         let t = inFlight.removeFirst()
         let batch = try await withTaskCancellationHandler { try await t.value } onCancel: { t.cancel() }
         // The index's series entries are read once, in order: a mapped index gives back the
-        // pages behind the walk (the entries of the batch before this one).
+        // pages behind the walk (entries of batches before this one), a few MiB at a time.
         if let first = batch.refs.first.map(block.index.seriesOffset) {
-            if let from = dropFrom, first > from { block.index.storage.releasePages(from..<first) }
-            dropFrom = first
+            if behind == nil { behind = ByteStorage.ReleaseBehind(block.index.storage, from: first) }
+            behind?.passed(first)
         }
         return batch
     }
@@ -398,22 +398,13 @@ struct Planner: Sendable {
         var slots = [ChunkSlot](repeating: ChunkSlot(), count: n)
         var errors = chunkErrors
         var alone: [Int] = []
-        // Chunks grouped by window (consecutive when refs are in order, the usual case).
-        var byWindow: [Int: [Int]] = [:]
-        var k = 0
-        while k < n {
-            let w = Int(chunkRange[k])
-            guard w >= 0 else { k += 1; continue }
-            var ks: [Int] = []
-            while k < n, chunkRange[k] == w || chunkRange[k] < 0 {
-                if chunkRange[k] >= 0 { ks.append(k) }
-                k += 1
-            }
-            byWindow[w, default: []].append(contentsOf: ks)
-        }
-        for (w, ks) in byWindow {
-            let origin = ranges[w].lower
-            let offsets = ks.map { Int64(chunkList[$0].ref.offset - origin) }
+        // Each window's chunks, scanned in one pass. In the usual layout (refs in order) a
+        // window's chunks are one run of the batch, so the runs are scanned as they come.
+        var ks: [Int] = []
+        var offsets: [Int64] = []
+        ks.reserveCapacity(n)
+        offsets.reserveCapacity(n)
+        func scan(_ w: Int, _ ks: [Int], _ offsets: [Int64], _ slots: UnsafeMutableBufferPointer<ChunkSlot>) {
             offsets.withUnsafeBufferPointer { ob in
                 ChunkRecordScan.scan(windows[w].raw, offsets: ob, checkCRC: options.verifyChecksums) { i, res in
                     let k = ks[i]
@@ -425,6 +416,35 @@ struct Planner: Sendable {
                     default:
                         errors[k] = Self.problem(res, chunkList[k].ref, segments)
                     }
+                }
+            }
+        }
+        slots.withUnsafeMutableBufferPointer { slotsOut in
+            if ordered {
+                var k = 0
+                while k < n {
+                    let w = Int(chunkRange[k])
+                    guard w >= 0 else { k += 1; continue }
+                    ks.removeAll(keepingCapacity: true)
+                    offsets.removeAll(keepingCapacity: true)
+                    let origin = ranges[w].lower
+                    while k < n, chunkRange[k] == w || chunkRange[k] < 0 {
+                        if chunkRange[k] >= 0 {
+                            ks.append(k)
+                            offsets.append(Int64(chunkList[k].ref.offset - origin))
+                        }
+                        k += 1
+                    }
+                    scan(w, ks, offsets, slotsOut)
+                }
+            } else {
+                var byWindow: [Int: [Int]] = [:]
+                for k in 0..<n where chunkRange[k] >= 0 { byWindow[Int(chunkRange[k]), default: []].append(k) }
+                for (w, ks) in byWindow {
+                    let origin = ranges[w].lower
+                    // A window's chunks in offset order, as the scan wants them.
+                    let sorted = ks.sorted { chunkList[$0].ref.offset < chunkList[$1].ref.offset }
+                    scan(w, sorted, sorted.map { Int64(chunkList[$0].ref.offset - origin) }, slotsOut)
                 }
             }
         }

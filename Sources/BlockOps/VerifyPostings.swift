@@ -96,15 +96,12 @@ struct PostingsPass: Sendable {
         var valueFrom = 0
         let skipping = !member.skipped.isEmpty
         // Postings lists are read once, in file order: pages behind are given back.
-        var dropFrom = r.isEmpty ? 0 : ix.postingsListOffset(at: r.lowerBound)
+        var behind = ByteStorage.ReleaseBehind(ix.storage, from: r.isEmpty ? 0 : ix.postingsListOffset(at: r.lowerBound))
         for i in r {
             let nameRange = ix.postingsNameRange(at: i)
             let valueRange = ix.postingsValueRange(at: i)
             let listAt = ix.postingsListOffset(at: i)
-            if listAt - dropFrom >= 1 << 20 {
-                ix.storage.releasePages(dropFrom..<listAt)
-                dropFrom = listAt
-            }
+            behind.passed(listAt)
             let allSeries = nameRange.isEmpty && valueRange.isEmpty
             var sameName = false
             if let pn = prevName, let pv = prevValue {

@@ -113,6 +113,28 @@ public final class ByteStorage: @unchecked Sendable {
 
     static let pageSize: Int = Int(sysconf(Int32(_SC_PAGESIZE)))
 
+    /// Gives back the pages a one-pass reader has left behind, in steps of at least `step`
+    /// bytes: each `madvise` of a mapping shared by several threads costs a TLB shootdown on
+    /// every core, so releasing a few KiB per step costs more than the copy it saves.
+    package struct ReleaseBehind: Sendable {
+        package let storage: ByteStorage
+        package let step: Int
+        package private(set) var released: Int
+
+        package init(_ storage: ByteStorage, from start: Int, step: Int = 8 << 20) {
+            self.storage = storage
+            self.step = step
+            released = start
+        }
+
+        /// The reader has passed `offset`.
+        package mutating func passed(_ offset: Int) {
+            guard offset - released >= step else { return }
+            storage.releasePages(released..<offset)
+            released = offset
+        }
+    }
+
     public var count: Int { raw.count }
 
     /// Calls `body` with the bytes in `range`; the pointer must not escape `body`.
