@@ -24,9 +24,9 @@
 #   server-side: blockyard replicate (source -> server-side-dst), Put Block From URL
 #   without MD5: the same pair of streamed copies from source-nomd5, a second copy of the blocks
 #                whose data objects have no stored MD5 (as Thanos' uploader leaves blobs it commits
-#                as block lists): blockyard then copies piece by piece, each 4 MiB range read with
-#                the source's range MD5 and checked against it by the destination (informational:
-#                printed with its ratio, does not set the exit status)
+#                as block lists): blockyard then streams each object in one read and one write with
+#                nothing to check it against but its size, as rclone does (--checked-reads, not
+#                timed here, reads 4 MiB ranges the source hashes instead)
 #   --prepare deletes and recreates the destination container, so every run copies everything.
 # Counters (untimed single runs): the emulator's per-container body bytes. Bytes through the
 # copying process = source container's bytes_sent + destination container's bytes_received.
@@ -34,7 +34,7 @@
 # blockyard block dump of each destination's downloaded blocks against the originals.
 #
 # Exit status: 0 ok; 1 correctness failure or setup error; 3 the target (blockyard streaming at
-# least as fast as rclone) missed (full runs only).
+# least as fast as rclone, with and without source MD5s) missed (full runs only).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -166,18 +166,18 @@ work, mode, nbytes, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.a
 r = json.load(open(os.path.join(work, "hyperfine.json")))["results"]
 rc, st, ss, rcn, stn = r
 ratio = rc["mean"] / st["mean"]
-ok = round(ratio, 2) >= 1.0
+nratio = rcn["mean"] / stn["mean"]
+ok = round(ratio, 2) >= 1.0 and round(nratio, 2) >= 1.0
 print()
 print("container -> container through the Azure Blob emulator (%s run, %d runs each, %d CPUs, %d bytes of blocks)"
       % (mode, runs, os.cpu_count(), nbytes))
 for name, x in (("rclone copy (streamed)", rc), ("blockyard replicate (streamed)", st), ("blockyard replicate (server-side)", ss),
                 ("rclone copy (source without MD5)", rcn), ("blockyard streamed (source without MD5)", stn)):
     print("  %-40s %7.3f s ± %.3f  (%6.1f MB/s)" % (name, x["mean"], x["stddev"] or 0, nbytes / x["mean"] / 1e6))
-print("  ratio rclone / blockyard streamed: %.2fx (target >= 1.00x: %s)" % (ratio, "PASS" if ok else "FAIL"))
+print("  ratio rclone / blockyard streamed: %.2fx (target >= 1.00x: %s)" % (ratio, "PASS" if round(ratio, 2) >= 1.0 else "FAIL"))
+print("  ratio rclone / blockyard streamed, source without MD5: %.2fx (target >= 1.00x: %s)"
+      % (nratio, "PASS" if round(nratio, 2) >= 1.0 else "FAIL"))
 print("  ratio rclone / blockyard server-side: %.2fx" % (rc["mean"] / ss["mean"]))
-nratio = rcn["mean"] / stn["mean"]
-print("  ratio rclone / blockyard streamed, source without MD5 (piece by piece): %.2fx (%s; informational)"
-      % (nratio, "as fast" if round(nratio, 2) >= 1.0 else "slower"))
 print()
 print("bytes through the copying process (emulator counters, one untimed run each):")
 for name, sname, dst in (("rclone", "source", "rclone-dst"), ("streamed", "source", "blockyard-dst"),

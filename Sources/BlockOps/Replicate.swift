@@ -32,8 +32,8 @@ public struct Replicator: Sendable {
         /// Use server-side copy when the pair supports it.
         public var serverSideCopy = true
         /// Streaming from a source object without an MD5, read it in ranges the source service
-        /// hashes (each checked by the destination) instead of in one read hashed here: slower,
-        /// but the read is checked against what the source stores, not only the write.
+        /// hashes (each checked by the destination) instead of in one unchecked read: slower,
+        /// but every byte is checked against what the source stores.
         public var checkedReads = false
         public init() {}
     }
@@ -259,7 +259,7 @@ public struct Replicator: Sendable {
             }
         }
         // Azure to Azure: one read streamed into one write, which the destination service checks
-        // against the source's MD5, or (none known) against the hash of what passed.
+        // against the source's MD5; with none known, the copy has the MD5 the service computed.
         if let streamer, streamer.accepts(o.source) {
             return (try await streamer.copy(key, attributes: o.source), false)
         }

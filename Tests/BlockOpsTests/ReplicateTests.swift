@@ -287,7 +287,7 @@ struct ReplicateTests {
         return keys
     }
 
-    @Test("azure to azure streamed, sources without an MD5 (as Thanos uploads them): one read into one write, hashed on the way; a damaged read is caught by --verify and its copies removed")
+    @Test("azure to azure streamed, sources without an MD5 (as Thanos uploads them): one read into one write; a damaged read is caught by --verify and its copies removed")
     func azureStreamedWithoutMD5() async throws {
         let (emu, src, dst) = try await Self.filledPair()
         let keys = try await Self.dropMD5s(src)

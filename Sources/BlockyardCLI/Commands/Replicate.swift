@@ -18,10 +18,11 @@ struct Replicate: AsyncParsableCommand {
             MD5) and only then is the block's meta.json written, last, in oldest-first order. When \
             both sides are Azure the destination service copies the bytes itself (Put Block From \
             URL; the source is authorised by a short-lived SAS or a bearer token); if it refuses, \
-            objects are streamed through bounded memory instead, each in one read and one write; an \
-            object the source has no MD5 for (Thanos uploads large files without one) is hashed as it \
-            passes and must match the MD5 the destination computed (--checked-reads reads such objects \
-            in ranges the source hashes instead: slower, and checked against what the source stores). \
+            objects are streamed through bounded memory instead, each in one read and one write, \
+            checked by the destination against the source's MD5. An object the source has no MD5 for \
+            (Thanos uploads large files without one) is checked by size, and by the block's own \
+            checksums with --verify; --checked-reads reads such objects in 4 MiB ranges the source \
+            hashes instead (slower; every byte checked against what the source stores). \
             Markers are not copied. \
             Exit status: 0 every selected block is in the destination; 1 --verify found problems in \
             a copy (its meta.json was not written); 2 a source block is unreadable or inconsistent; \
@@ -86,7 +87,7 @@ struct Replicate: AsyncParsableCommand {
     @Flag(name: .customLong("no-server-side-copy"), help: "Stream every object through this process even when both sides are Azure.")
     var noServerSideCopy = false
 
-    @Flag(name: .customLong("checked-reads"), help: "Streaming an object the source has no MD5 for, read it in 4 MiB ranges the source service hashes, each checked by the destination (slower than one read hashed here).")
+    @Flag(name: .customLong("checked-reads"), help: "Streaming an object the source has no MD5 for, read it in 4 MiB ranges the source service hashes, each checked by the destination (slower than one unchecked read).")
     var checkedReads = false
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan (what would be copied or skipped) and write nothing.")

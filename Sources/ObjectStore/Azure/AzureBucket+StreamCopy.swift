@@ -8,22 +8,22 @@ import Foundation
 /// Integrity: when the source reports an MD5, the Put Blob carries it as its Content-MD5, so this
 /// service hashes what it received and refuses the blob (Md5Mismatch, nothing written) unless every
 /// byte matches the source's own hash: one check covers both legs, and nothing is hashed in this
-/// process. When it reports none (a blob Thanos uploaded as a block list), the bytes are hashed
-/// here as they pass, and the MD5 this service computed for the Put Blob (its response's
-/// Content-MD5, also stored as the blob's) must equal that hash; a blob that does not is deleted
-/// and the copy fails. That proves the destination holds what was read, not that the read matches
-/// what the source stores; TLS covers that leg on the wire, and a block's own checksums (`verify`)
-/// cover it end to end. The Get
-/// Blob is pinned to the ETag the object was sized with (If-Match), so a blob replaced before the
-/// copy starts fails (412) instead of being stored under the old MD5; a response is one version,
-/// so a blob replaced during the copy cannot mix versions either.
+/// process. When it reports none (a blob Thanos uploaded as a block list), there is nothing to check
+/// the bytes against: they travel as they came (TLS guards both legs on the wire), the copy's size
+/// is checked, and the MD5 this service computed for the Put Blob (its answer's Content-MD5, also
+/// stored as the blob's) becomes the copy's, for re-runs to compare. A block's own checksums
+/// (`replicate --verify`) check such a copy end to end; `replicate --checked-reads` reads it in
+/// ranges the source hashes instead. Hashing here as the bytes pass was measured: it adds one MD5
+/// pass on the transport thread (16 % slower than rclone on the emulator) and only proves the
+/// destination got what this process read.
 ///
 /// A failed try (either side: 5xx, throttling, a broken or cut-short connection) starts both
 /// requests again, up to the larger of the two buckets' try counts, with the usual backoff.
 extension AzureBucket {
-    /// Returns the MD5 of the copy: the source's when given, else the one hashed on the way.
+    /// Returns the MD5 of the copy: the source's when given, else the one this service computed
+    /// (nil if it reported none).
     @discardableResult
-    func copyStreamed(_ key: String, from source: AzureBucket, sourceKey: String, size: Int64, md5: [UInt8]?, etag: String?) async throws(ObjectStoreError) -> [UInt8] {
+    func copyStreamed(_ key: String, from source: AzureBucket, sourceKey: String, size: Int64, md5: [UInt8]?, etag: String?) async throws(ObjectStoreError) -> [UInt8]? {
         try checkKey(key, bucket: description)
         try checkKey(sourceKey, bucket: source.description)
         let get = Op("GetBlob", "GET", key: sourceKey, headers: etag.map { [("If-Match", $0)] } ?? [], expect: [200])
@@ -38,12 +38,11 @@ extension AzureBucket {
             if Task.isCancelled { throw fail(.cancelled, key, "streamed copy cancelled") }
             let getRequest = try await source.request(get)
             let putRequest = try await request(put)
-            let (g, p, hashed) = await CurlEngine.shared.splice(getRequest, into: putRequest, buffer: tuning.spliceBuffer, hashing: md5 == nil)
+            let (g, p) = await CurlEngine.shared.splice(getRequest, into: putRequest, buffer: tuning.spliceBuffer)
             source.log(get, getRequest, g, attempt: attempt)
             log(put, putRequest, p, attempt: attempt)
             guard let failure = spliceFailure(get, g, put, p, source: source, size: size, md5: md5, etag: etag) else {
-                if let md5 { return md5 }
-                return try await checkHashed(key, hashed ?? [], answer: p, source: source, sourceKey: sourceKey)
+                return md5 ?? p.header("content-md5").flatMap { Data(base64Encoded: $0) }.map { Array($0) }
             }
             let (error, retryable, answer) = failure
             if !retryable || attempt >= tries {
@@ -55,23 +54,6 @@ extension AzureBucket {
             logger.debug("azure retry", metadata: ["op": "StreamCopy", "key": "\(key)", "try": "\(attempt)", "error": "\(error.detail)"])
             do { try await Task.sleep(for: wait) } catch { throw fail(.cancelled, key, "streamed copy cancelled while waiting to retry") }
         }
-    }
-
-    /// A copy made without the source's MD5: the service's MD5 of what it stored must be the hash of
-    /// what was read. A copy that is not is deleted (it would pass a later size-only comparison).
-    private func checkHashed(_ key: String, _ hashed: [UInt8], answer p: HTTPResponse, source: AzureBucket, sourceKey: String) async throws(ObjectStoreError) -> [UInt8] {
-        let ours = Data(hashed).base64EncodedString()
-        var stored = p.header("content-md5")
-        if stored == nil { stored = try await attributes(key).md5.map { Data($0).base64EncodedString() } }
-        guard let stored else {
-            // Neither the answer nor the blob's properties carry an MD5: the caller checks the
-            // copy's size, and the returned hash becomes what a re-run compares against.
-            return hashed
-        }
-        if stored == ours { return hashed }
-        var why = "the service stored MD5 \(stored) for the bytes streamed from \(source.description) key \(sourceKey), which hash to \(ours) here (corrupted on the way); the copy was deleted"
-        do { try await delete(key) } catch { why = "the service stored MD5 \(stored) for the bytes streamed from \(source.description) key \(sourceKey), which hash to \(ours) here (corrupted on the way); deleting the bad copy failed too, delete it by hand: \(error.detail)" }
-        throw fail(.integrity, key, why)
     }
 
     /// What went wrong in one try, whether to try again, and the answer to take Retry-After from;

@@ -314,10 +314,9 @@ final class CurlEngine: @unchecked Sendable {
     /// once, the source's response body streaming into the destination's request body through a
     /// `buffer`-byte ring (`CurlPipe`): the memory held is the ring, whatever the length. Returns
     /// both responses; a side stopped because the other ended has `spliceStop == .peerEnded`.
-    /// With `hashing`, also the MD5 of the bytes the source sent (hashed on this thread as they pass).
-    func splice(_ source: HTTPRequest, into destination: HTTPRequest, buffer: Int, hashing: Bool = false) async -> (source: HTTPResponse, destination: HTTPResponse, md5: [UInt8]?) {
-        if let initError { return (Self.failedInit(initError), Self.failedInit(initError), nil) }
-        let pipe = CurlPipe(length: destination.body.length, capacity: buffer, hashing: hashing) { [unowned self] t in toResume.append(t) }
+    func splice(_ source: HTTPRequest, into destination: HTTPRequest, buffer: Int) async -> (source: HTTPResponse, destination: HTTPResponse) {
+        if let initError { return (Self.failedInit(initError), Self.failedInit(initError)) }
+        let pipe = CurlPipe(length: destination.body.length, capacity: buffer) { [unowned self] t in toResume.append(t) }
         let producer = CurlTransfer(request: source, sink: nil)
         let consumer = CurlTransfer(request: destination, sink: nil)
         producer.pipe = pipe
@@ -326,8 +325,7 @@ final class CurlEngine: @unchecked Sendable {
         pipe.consumer = consumer
         async let s = submit(producer)
         async let d = submit(consumer)
-        let (sr, dr) = await (s, d)
-        return (sr, dr, pipe.md5)
+        return await (s, d)
     }
 
     private static func failedInit(_ message: String) -> HTTPResponse {

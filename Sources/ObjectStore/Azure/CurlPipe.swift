@@ -16,10 +16,6 @@ import CCurl
 /// first (the destination answered early, or failed) makes the producer abort. The side stopped so
 /// carries `spliceStop = .peerEnded`, so the caller blames the side that really failed.
 ///
-/// With `hashing`, the producer's bytes are hashed (MD5) as they enter the ring, so a caller with no
-/// MD5 of the source learns the hash of exactly what was read, to check against what the consumer's
-/// service says it received.
-///
 /// Only the transport thread touches an instance once the transfers are submitted.
 final class CurlPipe: @unchecked Sendable {
     /// The consumer's body length: exactly this many bytes must come from the producer.
@@ -41,13 +37,11 @@ final class CurlPipe: @unchecked Sendable {
     /// The largest number of bytes held at once (for tests of the bound).
     private(set) var highWater = 0
     private let resume: (CurlTransfer) -> Void
-    private var hasher: MD5.Hasher?
 
     /// `capacity` is raised to at least four of curl's largest write-callback deliveries, so the
     /// producer can always make progress once the ring has drained.
-    init(length: Int64, capacity: Int, hashing: Bool = false, resume: @escaping (CurlTransfer) -> Void) {
+    init(length: Int64, capacity: Int, resume: @escaping (CurlTransfer) -> Void) {
         self.length = length
-        hasher = hashing ? MD5.Hasher() : nil
         ring = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 4 * Int(CURL_MAX_WRITE_SIZE)), alignment: 16)
         self.resume = resume
     }
@@ -55,9 +49,6 @@ final class CurlPipe: @unchecked Sendable {
     deinit { ring.deallocate() }
 
     var capacity: Int { ring.count }
-
-    /// The MD5 of every byte produced, when hashing; meaningful once `produced == length`.
-    var md5: [UInt8]? { hasher?.finalize() }
 
     /// The producer's write callback: takes all of `p`, pauses (taking nothing) when it does not
     /// fit, or refuses (0) when the source sends more than `length` or the consumer has ended.
@@ -75,7 +66,6 @@ final class CurlPipe: @unchecked Sendable {
             return Int(CURL_WRITEFUNC_PAUSE)
         }
         guard let src = p.baseAddress, p.count > 0 else { return 0 }
-        hasher?.update(p)
         let end = (start + buffered) % ring.count
         let first = min(p.count, ring.count - end)
         ring.baseAddress!.advanced(by: end).copyMemory(from: src, byteCount: first)

@@ -1,8 +1,8 @@
 /// Copies objects between two Azure buckets through this process without holding them: one Get
 /// Blob of the source streams into one Put Blob of the destination (`AzureBucket.copyStreamed`).
 /// When the source reports the object's MD5, the destination service checks every byte against it;
-/// when it does not, the bytes are hashed as they pass and the destination's MD5 of what it stored
-/// must match. For pairs whose service cannot copy server side (or when that is turned off); `nil`
+/// when it does not, the copy takes the MD5 the destination computed (see `copyStreamed` for what
+/// that does and does not check). For pairs whose service cannot copy server side (or when that is turned off); `nil`
 /// for any other pair of buckets.
 ///
 /// It takes objects up to `AzureTuning.spliceMaxSize` (with `checkedReadsOnly`, only those whose
@@ -31,9 +31,9 @@ public struct StreamCopier: Sendable, CustomStringConvertible {
 
     /// Makes destination `key` a copy of source `key`; `attributes` are the source object's as
     /// sized (see `accepts`): the ETag pins the version read. Returns the copy's MD5: the source's,
-    /// or the one hashed on the way (which the destination's own MD5 was checked against).
+    /// or the one the destination computed (nil when it reported none).
     @discardableResult
-    public func copy(_ key: String, attributes: ObjectAttributes) async throws(ObjectStoreError) -> [UInt8] {
+    public func copy(_ key: String, attributes: ObjectAttributes) async throws(ObjectStoreError) -> [UInt8]? {
         guard accepts(attributes) else {
             throw ObjectStoreError(.invalidArgument, bucket: pair.destination.description, key: key, "a streamed copy takes at most \(pair.destination.tuning.spliceMaxSize) bytes\(checkedReadsOnly ? " and needs the source's MD5" : "")")
         }
