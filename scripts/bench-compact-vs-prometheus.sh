@@ -39,7 +39,7 @@ START=1700006400  # a 2h boundary
 [[ -x "$PROMETHEUS" ]] || { echo "needs prometheus (apt-get install prometheus)" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 if [[ $BUILD == 1 ]]; then
-    (cd "$ROOT" && swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard >&2)
+    bash "$ROOT/scripts/lib/build-bench-binary.sh"
 fi
 BIN="$ROOT/.build-bench/release/blockyard"
 DATA="$BENCH_DIR/compact"

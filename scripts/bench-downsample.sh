@@ -41,7 +41,7 @@ LONG=$(make_block 54)
 SHORT=$(make_block 6)
 
 if [[ $BUILD == 1 ]]; then
-    (cd "$ROOT" && swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard >&2)
+    bash "$ROOT/scripts/lib/build-bench-binary.sh"
 fi
 BIN="$ROOT/.build-bench/release/blockyard"
 

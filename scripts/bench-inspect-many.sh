@@ -76,8 +76,7 @@ echo "hyperfine: $(hyperfine --version)" >&2
 echo "cpus: $(nproc), mode: $MODE, blocks: $BLOCKS, runs: $RUNS, BENCH_DIR: $BENCH_DIR" >&2
 
 if [[ $SKIP_BUILD -eq 0 ]]; then
-    log "building: swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard"
-    (cd "$ROOT" && swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard >&2)
+    bash "$ROOT/scripts/lib/build-bench-binary.sh"
 fi
 BLOCKYARD="$ROOT/.build-bench/release/blockyard"
 [[ -x "$BLOCKYARD" ]] || die "no blockyard binary at $BLOCKYARD (build failed or --skip-build without a build)"

@@ -31,7 +31,7 @@ PROMTOOL="${PROMTOOL:-/usr/bin/promtool}"
 START=1700006400  # a 2h boundary
 [[ -x /usr/bin/time ]] || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 if [[ $BUILD == 1 ]]; then
-    (cd "$ROOT" && swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard >&2)
+    bash "$ROOT/scripts/lib/build-bench-binary.sh"
 fi
 BIN="$ROOT/.build-bench/release/blockyard"
 SCRATCH="$BENCH_DIR/repair"

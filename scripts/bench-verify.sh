@@ -83,7 +83,7 @@ fi
 BIG="$BIG_DIR/db/$(basename "$BIG_SRC")"
 
 if [[ $SKIP_BUILD == 0 ]]; then
-    (cd "$ROOT" && swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard >&2)
+    bash "$ROOT/scripts/lib/build-bench-binary.sh"
 fi
 BIN="$ROOT/.build-bench/release/blockyard"
 [[ -x "$BIN" ]] || die "no blockyard binary at $BIN"

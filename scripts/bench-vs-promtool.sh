@@ -143,10 +143,8 @@ DUMP_DB="$(make_dataset "dump-s$DUMP_SERIES-n$DUMP_SAMPLES-seed$SEED" dump "$DUM
     "$((DUMP_SERIES * DUMP_SAMPLES))" --samples "$DUMP_SAMPLES")"
 
 # --- build -----------------------------------------------------------------------------------------
-BUILD_CMD=(swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard)
 if [[ $SKIP_BUILD -eq 0 ]]; then
-    log "building: ${BUILD_CMD[*]}"
-    (cd "$ROOT" && "${BUILD_CMD[@]}" >&2)
+    bash "$ROOT/scripts/lib/build-bench-binary.sh"
 fi
 BLOCKYARD="$ROOT/.build-bench/release/blockyard"
 [[ -x "$BLOCKYARD" ]] || die "no blockyard binary at $BLOCKYARD (build failed or --skip-build without a build)"

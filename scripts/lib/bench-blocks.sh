@@ -52,8 +52,7 @@ bench_blocks() {
 # bench_build ROOT: the release binary in ROOT/.build-bench as BLOCKYARD (built unless SKIP_BUILD=1).
 bench_build() {
     if [[ "${SKIP_BUILD:-0}" -eq 0 ]]; then
-        log "building: swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard"
-        (cd "$1" && swift build -c release --static-swift-stdlib --scratch-path .build-bench --product blockyard >&2)
+        bash "$1/scripts/lib/build-bench-binary.sh"
     fi
     BLOCKYARD="$1/.build-bench/release/blockyard"
     [[ -x "$BLOCKYARD" ]] || die "no blockyard binary at $BLOCKYARD (build failed or --skip-build without a build)"
