@@ -1,5 +1,6 @@
 import Foundation
 import ObjectStore
+import Synchronization
 import TSDB
 
 /// Checks one block: every section and chunk CRC, structure and ordering, every chunk's
@@ -19,9 +20,20 @@ public struct BlockVerifier: Sendable {
     public var parallelism = ProcessInfo.processInfo.activeProcessorCount
     /// Fewer series than this per slice are not worth a task.
     public var minSeriesPerSlice = 2048
-    /// How chunk bytes are read for local blocks; `remoteStream` for blocks in a bucket.
-    public var localStream = SeriesStream.Options()
+    /// How chunk bytes are read for local blocks: by the walk itself, window by window
+    /// (a `pread` is CPU work; the slices already keep every core busy, and the bytes are
+    /// checked where they were copied). `remoteStream` for blocks in a bucket: reads ahead.
+    public var localStream: SeriesStream.Options = {
+        var o = SeriesStream.Options()
+        o.windowsInFlight = 0
+        return o
+    }()
     public var remoteStream = SeriesStream.Options.remote
+    /// Slices of a local block's walk per worker: workers take the next slice as they
+    /// finish one, so a core lost for a while to another process delays one small slice,
+    /// not half the walk. A bucket's walk keeps one slice per worker, so its read-ahead
+    /// runs unbroken.
+    public var localSlicesPerWorker = 8
 
     public init(deep: Bool = false) { self.deep = deep }
 
@@ -221,16 +233,27 @@ struct Run {
     // MARK: The series walk
 
     func walkSlices(_ block: SourceBlock, _ refs: [SeriesRef], _ symbols: SymbolPass) async throws -> [Walk] {
-        let slices = max(1, min(v.parallelism, refs.count / max(1, v.minSeriesPerSlice)))
+        let most = max(1, refs.count / max(1, v.minSeriesPerSlice))
+        let workers = max(1, min(v.parallelism, most))
+        var perWorker = 1
+        if case .directory = location { perWorker = max(1, v.localSlicesPerWorker) }
+        let slices = min(workers * perWorker, most)
         let step = (refs.count + slices - 1) / slices
         let ctx = WalkContext(block: block, symbols: symbols, deep: v.deep, cap: v.maxPerKind, options: stream)
-        return try await withThrowingTaskGroup(of: (Int, Walk).self) { g in
-            for k in 0..<slices {
-                let lo = min(refs.count, k * step), hi = min(refs.count, lo + step)
-                g.addTask { (k, try await ctx.walk(refs[lo..<hi])) }
+        let taken = SliceCounter()
+        return try await withThrowingTaskGroup(of: [(Int, Walk)].self) { g in
+            for _ in 0..<workers {
+                g.addTask {
+                    var done: [(Int, Walk)] = []
+                    while case let k = taken.take(), k < slices {
+                        let lo = min(refs.count, k * step), hi = min(refs.count, lo + step)
+                        done.append((k, try await ctx.walk(refs[lo..<hi])))
+                    }
+                    return done
+                }
             }
             var out = [Walk?](repeating: nil, count: slices)
-            while let (k, w) = try await g.next() { out[k] = w }
+            while let done = try await g.next() { for (k, w) in done { out[k] = w } }
             return out.map { $0! }
         }
     }
@@ -263,6 +286,13 @@ struct Run {
     }
 
     static func text(_ ix: IndexReader, _ l: [LabelRef]) -> String { (try? ix.labels(l).description) ?? "<labels unreadable>" }
+}
+
+/// Hands out slice numbers to the walk's workers, each once.
+final class SliceCounter: Sendable {
+    private let next = Atomic<Int>(0)
+
+    func take() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }
 
 /// Label sets compared by symbol reference, pairwise by name then value; a strict prefix

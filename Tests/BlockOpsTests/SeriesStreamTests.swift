@@ -89,7 +89,11 @@ struct SeriesStreamTests {
         refetch.windowsInFlight = 3
         var fewSeries = SeriesStream.Options()
         fewSeries.maxSeriesPerBatch = 3
-        return [("default", .init()), ("tiny windows", tiny), ("short hint", refetch), ("3 series per batch", fewSeries)]
+        var inline = SeriesStream.Options()
+        inline.windowBytes = 4096
+        inline.windowsInFlight = 0  // no read-ahead: next() reads each window itself
+        return [("default", .init()), ("tiny windows", tiny), ("short hint", refetch), ("3 series per batch", fewSeries),
+                ("no read-ahead", inline)]
     }()
 
     @Test("local blocks: the stream hands out exactly what the block readers read", arguments: optionSets)

@@ -299,11 +299,19 @@ struct VerifyRewriteTests {
         // The walk split into many slices, with tiny windows, must find exactly the same.
         var sliced = BlockVerifier()
         sliced.parallelism = 7
+        sliced.localSlicesPerWorker = 1
         sliced.minSeriesPerSlice = 1
         sliced.localStream.windowBytes = 4096
         sliced.localStream.chunkSizeHint = 64
         let s = await sliced.verify(directory: dir)
         #expect(s.map(\.description) == sequential.map(\.description))
+        // Three workers taking 12 slices of 5 series as they finish, and reading ahead.
+        var queued = sliced
+        queued.parallelism = 3
+        queued.localSlicesPerWorker = 4
+        queued.localStream.windowsInFlight = 2
+        let q = await queued.verify(directory: dir)
+        #expect(q.map(\.description) == sequential.map(\.description))
         return Result(plain: sequential, deep: await BlockVerifier(deep: true).verify(directory: dir))
     }
 
