@@ -25,10 +25,11 @@ let package = Package(
     targets: [
         // C: hardware CRC32C (SSE4.2 / ARMv8 CRC) with a portable fallback.
         .target(name: "CCRC32C", path: "Sources/CCRC32C"),
-        // C: typed wrappers around libcurl's variadic curl_easy_setopt.
+        // C: libcurl opened on first use (dlopen; only its headers at build time), with typed
+        // wrappers around its variadic curl_easy_setopt.
         .target(
             name: "CCurl", path: "Sources/CCurl",
-            linkerSettings: [.linkedLibrary("curl")]),
+            linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CSnappy", path: "Sources/CSnappy", pkgConfig: "snappy",
             providers: [.apt(["libsnappy-dev"])]),

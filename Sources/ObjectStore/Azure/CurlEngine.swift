@@ -293,9 +293,14 @@ final class CurlEngine: @unchecked Sendable {
     private let initError: String?
 
     private init() {
-        let rc = curl_global_init(Int(CURL_GLOBAL_ALL))
-        multi = rc == CURLE_OK ? curl_multi_init() : nil
-        initError = multi == nil ? "libcurl could not be initialised" : nil
+        if let why = by_curl_load() {
+            multi = nil
+            initError = String(cString: why)
+        } else {
+            let rc = by_curl_global_init(Int(CURL_GLOBAL_ALL))
+            multi = rc == CURLE_OK ? by_curl_multi_init() : nil
+            initError = multi == nil ? "libcurl could not be initialised" : nil
+        }
         if let multi {
             _ = by_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 100)
             let t = Thread { [unowned self] in self.run() }
@@ -355,7 +360,7 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private func wake() {
-        if let multi { _ = curl_multi_wakeup(multi) }
+        if let multi { _ = by_curl_multi_wakeup(multi) }
     }
 
     // MARK: transport thread
@@ -382,9 +387,9 @@ final class CurlEngine: @unchecked Sendable {
                 }
             }
             var running: Int32 = 0
-            _ = curl_multi_perform(multi, &running)
+            _ = by_curl_multi_perform(multi, &running)
             var queued: Int32 = 0
-            while let msg = curl_multi_info_read(multi, &queued) {
+            while let msg = by_curl_multi_info_read(multi, &queued) {
                 guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle,
                     let t = active[easy]
                 else { continue }
@@ -393,7 +398,7 @@ final class CurlEngine: @unchecked Sendable {
             checkHeaderDeadlines(multi)
             let resumed = resumePaused()
             var fds: Int32 = 0
-            _ = curl_multi_poll(multi, nil, 0, resumed ? 0 : active.isEmpty ? 1000 : 100, &fds)
+            _ = by_curl_multi_poll(multi, nil, 0, resumed ? 0 : active.isEmpty ? 1000 : 100, &fds)
         }
     }
 
@@ -406,7 +411,7 @@ final class CurlEngine: @unchecked Sendable {
             toResume = []
             for t in batch {
                 guard let easy = t.easy, active[easy] === t else { continue }
-                _ = curl_easy_pause(easy, CURLPAUSE_CONT)
+                _ = by_curl_easy_pause(easy, CURLPAUSE_CONT)
                 any = true
             }
         }
@@ -425,7 +430,7 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private func start(_ t: CurlTransfer, _ multi: UnsafeMutableRawPointer) {
-        guard let easy = idleHandles.popLast() ?? curl_easy_init() else {
+        guard let easy = idleHandles.popLast() ?? by_curl_easy_init() else {
             t.response.curlCode = Int32(CURLE_FAILED_INIT.rawValue)
             t.response.curlMessage = "curl_easy_init failed"
             complete(t)
@@ -441,7 +446,7 @@ final class CurlEngine: @unchecked Sendable {
             return
         }
         active[easy] = t
-        if curl_multi_add_handle(multi, easy) != CURLM_OK {
+        if by_curl_multi_add_handle(multi, easy) != CURLM_OK {
             active[easy] = nil
             t.response.curlCode = Int32(CURLE_FAILED_INIT.rawValue)
             t.response.curlMessage = "curl_multi_add_handle failed"
@@ -455,7 +460,7 @@ final class CurlEngine: @unchecked Sendable {
         let r = t.request
         var failed: String?
         func check(_ rc: CURLcode, _ what: String) {
-            if rc != CURLE_OK && failed == nil { failed = "libcurl refused \(what): \(String(cString: curl_easy_strerror(rc)))" }
+            if rc != CURLE_OK && failed == nil { failed = "libcurl refused \(what): \(String(cString: by_curl_easy_strerror(rc)))" }
         }
         func ms(_ d: Duration) -> Int {
             let c = d.components
@@ -502,8 +507,8 @@ final class CurlEngine: @unchecked Sendable {
         // An empty "Expect:" stops curl from waiting for 100-continue before a PUT body.
         for (name, value) in r.headers + [("Expect", "")] {
             let line = value.isEmpty ? "\(name):" : "\(name): \(value)"
-            guard let grown = curl_slist_append(list, line) else {
-                curl_slist_free_all(list)
+            guard let grown = by_curl_slist_append(list, line) else {
+                by_curl_slist_free_all(list)
                 return "curl_slist_append failed"
             }
             list = grown
@@ -551,13 +556,13 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private func finish(_ t: CurlTransfer, _ easy: UnsafeMutableRawPointer, code: CURLcode, _ multi: UnsafeMutableRawPointer) {
-        _ = curl_multi_remove_handle(multi, easy)
+        _ = by_curl_multi_remove_handle(multi, easy)
         active[easy] = nil
         if code != CURLE_OK {
             t.response.curlCode = Int32(code.rawValue)
             if t.response.curlMessage.isEmpty {
                 let detail = t.errorBuffer.map { String(cString: $0) } ?? ""
-                t.response.curlMessage = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+                t.response.curlMessage = detail.isEmpty ? String(cString: by_curl_easy_strerror(code)) : detail
             }
         }
         var status = 0
@@ -573,9 +578,9 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private func release(_ t: CurlTransfer, _ easy: UnsafeMutableRawPointer) {
-        curl_easy_reset(easy)
-        if idleHandles.count < 32 { idleHandles.append(easy) } else { curl_easy_cleanup(easy) }
-        if let l = t.headerList { curl_slist_free_all(l) }
+        by_curl_easy_reset(easy)
+        if idleHandles.count < 32 { idleHandles.append(easy) } else { by_curl_easy_cleanup(easy) }
+        if let l = t.headerList { by_curl_slist_free_all(l) }
         t.headerList = nil
         t.errorBuffer?.deallocate()
         t.errorBuffer = nil

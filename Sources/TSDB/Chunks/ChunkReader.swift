@@ -201,10 +201,22 @@ public enum ChunkRecordScan {
         /// (when CRCs were checked).
         public var computedCRC: UInt32
         public var storedCRC: UInt32
+
+        @inlinable
+        public init(status: Status, header: RawChunk.Header, samples: Int32, computedCRC: UInt32, storedCRC: UInt32) {
+            self.status = status
+            self.header = header
+            self.samples = samples
+            self.computedCRC = computedCRC
+            self.storedCRC = storedCRC
+        }
     }
 
     /// Scans the records that start at `offsets` (ascending, inside `window`), calling
     /// `body(i, result)` for each in order. With `checkCRC` false, CRCs are not computed.
+    /// Inlinable: it runs once per window of every walk, and `body` once per chunk, which
+    /// a call through a closure context would cost.
+    @inlinable
     public static func scan(
         _ window: UnsafeRawBufferPointer, offsets: UnsafeBufferPointer<Int64>, checkCRC: Bool,
         _ body: (Int, Result) -> Void
