@@ -22,10 +22,14 @@ public struct BlockVerifier: Sendable {
     public var minSeriesPerSlice = 2048
     /// How chunk bytes are read for local blocks: by the walk itself, window by window
     /// (a `pread` is CPU work; the slices already keep every core busy, and the bytes are
-    /// checked where they were copied). `remoteStream` for blocks in a bucket: reads ahead.
+    /// checked where they were copied), in windows of 256 KiB, which stay in the core's L2
+    /// cache beside the index pages the walk reads (3-7% faster than 512 KiB in three
+    /// alternating runs of 20-30 on the 1 GB block; 128 KiB and 1 MiB were no better than
+    /// 512). `remoteStream` for blocks in a bucket: reads ahead.
     public var localStream: SeriesStream.Options = {
         var o = SeriesStream.Options()
         o.windowsInFlight = 0
+        o.windowBytes = 256 << 10
         return o
     }()
     public var remoteStream = SeriesStream.Options.remote
