@@ -249,7 +249,10 @@ struct Run {
             for _ in 0..<workers {
                 g.addTask {
                     var done: [(Int, Walk)] = []
+                    // A failed slice fails the walk (the group is cancelled): the other
+                    // workers stop before their next slice.
                     while case let k = taken.take(), k < slices {
+                        try Task.checkCancellation()
                         let lo = min(refs.count, k * step), hi = min(refs.count, lo + step)
                         done.append((k, try await ctx.walk(refs[lo..<hi])))
                     }
