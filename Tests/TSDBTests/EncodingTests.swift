@@ -63,6 +63,33 @@ struct EncodingTests {
         }
     }
 
+    /// CRC-32C one bit at a time: slow and obviously right.
+    static func bitwiseCRC(_ bytes: ArraySlice<UInt8>, from crc: UInt32 = 0) -> UInt32 {
+        var c = ~crc
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = c & 1 == 1 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+        }
+        return ~c
+    }
+
+    @Test("CRC32C of long, unaligned buffers equals the bitwise CRC, whole and chained")
+    func crcLong() {
+        // Sizes around 4 KiB multiples (and odd ones), odd offsets, and a chained start value.
+        var rng = SystemRandomNumberGenerator()
+        let data = (0..<(64 << 10)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        for n in [12287, 12288, 12289, 12295, 12296, 24575, 24576, 24577, 40000, 65536 - 3] {
+            for offset in [0, 1, 3] where offset + n <= data.count {
+                let slice = data[offset..<(offset + n)]
+                let want = Self.bitwiseCRC(slice)
+                #expect(slice.withUnsafeBytes { CRC32C.checksum($0) } == want, "\(n) bytes at \(offset)")
+                let head = Self.bitwiseCRC(data[0..<offset])
+                #expect(slice.withUnsafeBytes { CRC32C.extend(head, $0) } == Self.bitwiseCRC(data[0..<(offset + n)]),
+                        "\(n) bytes at \(offset), chained")
+            }
+        }
+    }
+
     @Test("bit reader reads MSB-first across refills and byte boundaries")
     func bits() throws {
         // 0b1011_0011, 0b1100_0000, then ten 0xAA
