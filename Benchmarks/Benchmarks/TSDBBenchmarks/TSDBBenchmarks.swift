@@ -102,6 +102,18 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Opens every index of the benchmark blocks: TOC, symbol table and postings offset table
+    // parsed (CRCs checked), what every command pays before its first series. Point
+    // BENCH_BLOCKS at a block with many label values (scripts/bench-verify.sh's
+    // analyze-s400000) to see the postings offset table's share.
+    Benchmark("Index.open") { benchmark in
+        for root in benchmarkBlockRoots() {
+            for dir in (try? Block.directories(at: root)) ?? [] {
+                blackHole(try? IndexReader(path: dir + "/index").symbolCount)
+            }
+        }
+    }
+
     downsampleBenchmarks(smoke: smoke)
 }
 

@@ -109,6 +109,57 @@ struct PostingsOffsetTable {
         guard n <= e.remaining / 4 else {
             throw TSDBError(.corrupt, offset: body, "postings offset table claims \(n) entries in \(len) bytes")
         }
+        // One pass with unchecked loads (bounds checked per field), as for the symbols; on
+        // anything odd, the cursor reads the table again to say what and where.
+        let fast = Self.scan(b, from: e.position, to: body + len, count: n)
+        if let fast {
+            (nameStarts, nameLengths, valueStarts, valueLengths, offsets) = fast
+        } else {
+            try readChecked(&e, b, count: n)
+        }
+        group(b, count: n, sorted: sorted)
+    }
+
+    /// The entries' fields, or nil where an entry does not read cleanly (then
+    /// `readChecked` says why).
+    static func scan(_ b: UnsafeRawBufferPointer, from start: Int, to end: Int, count n: Int)
+        -> ([Int], [UInt32], [Int], [UInt32], [UInt64])?
+    {
+        guard let p = b.baseAddress else { return n == 0 ? ([], [], [], [], []) : nil }
+        var ns = [Int](repeating: 0, count: n), nl = [UInt32](repeating: 0, count: n)
+        var vs = [Int](repeating: 0, count: n), vl = [UInt32](repeating: 0, count: n)
+        var os = [UInt64](repeating: 0, count: n)
+        let size = UInt64(b.count)
+        let ok = ns.withUnsafeMutableBufferPointer { ns in
+            nl.withUnsafeMutableBufferPointer { nl in
+                vs.withUnsafeMutableBufferPointer { vs in
+                    vl.withUnsafeMutableBufferPointer { vl in
+                        os.withUnsafeMutableBufferPointer { os -> Bool in
+                            var i = start
+                            for k in 0..<n {
+                                guard IndexReader.uvarint(p, &i, end) == 2,
+                                      let a = IndexReader.uvarint(p, &i, end), a <= UInt64(end - i) else { return false }
+                                ns[k] = i
+                                nl[k] = UInt32(a)
+                                i += Int(a)
+                                guard let v = IndexReader.uvarint(p, &i, end), v <= UInt64(end - i) else { return false }
+                                vs[k] = i
+                                vl[k] = UInt32(v)
+                                i += Int(v)
+                                guard let o = IndexReader.uvarint(p, &i, end), o < size else { return false }
+                                os[k] = o
+                            }
+                            return true
+                        }
+                    }
+                }
+            }
+        }
+        return ok ? (ns, nl, vs, vl, os) : nil
+    }
+
+    /// Reads the entries with every field checked, throwing the first problem with its offset.
+    mutating func readChecked(_ e: inout ByteReader, _ b: UnsafeRawBufferPointer, count n: Int) throws(TSDBError) {
         nameStarts.reserveCapacity(n)
         nameLengths.reserveCapacity(n)
         valueStarts.reserveCapacity(n)
@@ -134,6 +185,10 @@ struct PostingsOffsetTable {
             }
             offsets.append(o)
         }
+    }
+
+    /// Sorts the entries (v1 writers left them unsorted) and groups them by label name.
+    mutating func group(_ b: UnsafeRawBufferPointer, count n: Int, sorted: Bool) {
         func name(_ i: Int) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(rebasing: b[nameStarts[i]..<(nameStarts[i] + Int(nameLengths[i]))])
         }
@@ -155,8 +210,13 @@ struct PostingsOffsetTable {
         var i = 0
         while i < n {
             let name = name(i)
+            // The same name: the same length, then the same bytes.
+            let length = nameLengths[i]
             var j = i + 1
-            while j < n, byteCompare(self.name(j, in: b), name) == 0 { j += 1 }
+            while j < n, nameLengths[j] == length,
+                  length == 0 || memcmpBytes(b.baseAddress! + nameStarts[j], b.baseAddress! + nameStarts[i], Int(length)) == 0 {
+                j += 1
+            }
             let s = String(decoding: name, as: UTF8.self)
             names.append(s)
             ranges[s] = i..<j
