@@ -350,13 +350,13 @@ public final class IndexReader: @unchecked Sendable {
     /// Index range into the postings offset table for `name` (for callers that walk values).
     package func postingsEntries(for name: String) -> Range<Int>? { postingsTable.entries(for: name) }
     package func postingsValueRange(at i: Int) -> Range<Int> { postingsTable.valueRange(at: i, in: storage.raw) }
-    package func postingsListOffset(at i: Int) -> Int { Int(postingsTable.offsets[i]) }
-    package var postingsTableCount: Int { postingsTable.offsets.count }
+    package func postingsListOffset(at i: Int) -> Int { Int(postingsTable.entries[i].offset) }
+    package var postingsTableCount: Int { postingsTable.entries.count }
 
     /// The series refs of one label pair; empty when the pair does not exist.
     public func postings(name: String, value: String) throws(TSDBError) -> [SeriesRef] {
         guard let i = postingsTable.find(name: name, value: value, in: storage.raw) else { return [] }
-        return try postingsList(at: Int(postingsTable.offsets[i]))
+        return try postingsList(at: Int(postingsTable.entries[i].offset))
     }
 
     /// Every series ref, in index (= label) order.

@@ -84,13 +84,21 @@ struct SymbolTable {
 /// The postings offset table: (name, value) -> offset of its postings list, byte-wise
 /// sorted by name then value (v1 writers left it unsorted; it is sorted on load).
 struct PostingsOffsetTable {
-    /// Per entry, where its name's and value's bytes are in the file.
-    var nameStarts: [Int] = []
-    var nameLengths: [UInt32] = []
-    var valueStarts: [Int] = []
-    var valueLengths: [UInt32] = []
-    /// Per entry, the offset of its postings list.
-    var offsets: [UInt64] = []
+    /// One entry: where its name's and value's bytes are in the file, and the offset of
+    /// its postings list.
+    struct Entry {
+        var nameStart: Int
+        var valueStart: Int
+        var offset: UInt64
+        var nameLength: UInt32
+        var valueLength: UInt32
+
+        var nameRange: Range<Int> { nameStart..<(nameStart + Int(nameLength)) }
+        var valueRange: Range<Int> { valueStart..<(valueStart + Int(valueLength)) }
+    }
+
+    /// In table order (byte-wise by name, then value).
+    var entries: [Entry] = []
     /// Label names in byte-wise order; the all-postings key is "".
     var names: [String] = []
     /// name -> range of entries.
@@ -111,60 +119,64 @@ struct PostingsOffsetTable {
         }
         // One pass with unchecked loads (bounds checked per field), as for the symbols; on
         // anything odd, the cursor reads the table again to say what and where.
-        let fast = Self.scan(b, from: e.position, to: body + len, count: n)
-        if let fast {
-            (nameStarts, nameLengths, valueStarts, valueLengths, offsets) = fast
+        if let fast = Self.scan(b, from: e.position, to: body + len, count: n) {
+            entries = fast
         } else {
-            try readChecked(&e, b, count: n)
+            entries = try Self.readChecked(&e, b, count: n)
         }
-        group(b, count: n, sorted: sorted)
-    }
-
-    /// The entries' fields, or nil where an entry does not read cleanly (then
-    /// `readChecked` says why).
-    static func scan(_ b: UnsafeRawBufferPointer, from start: Int, to end: Int, count n: Int)
-        -> ([Int], [UInt32], [Int], [UInt32], [UInt64])?
-    {
-        guard let p = b.baseAddress else { return n == 0 ? ([], [], [], [], []) : nil }
-        var ns = [Int](repeating: 0, count: n), nl = [UInt32](repeating: 0, count: n)
-        var vs = [Int](repeating: 0, count: n), vl = [UInt32](repeating: 0, count: n)
-        var os = [UInt64](repeating: 0, count: n)
-        let size = UInt64(b.count)
-        let ok = ns.withUnsafeMutableBufferPointer { ns in
-            nl.withUnsafeMutableBufferPointer { nl in
-                vs.withUnsafeMutableBufferPointer { vs in
-                    vl.withUnsafeMutableBufferPointer { vl in
-                        os.withUnsafeMutableBufferPointer { os -> Bool in
-                            var i = start
-                            for k in 0..<n {
-                                guard IndexReader.uvarint(p, &i, end) == 2,
-                                      let a = IndexReader.uvarint(p, &i, end), a <= UInt64(end - i) else { return false }
-                                ns[k] = i
-                                nl[k] = UInt32(a)
-                                i += Int(a)
-                                guard let v = IndexReader.uvarint(p, &i, end), v <= UInt64(end - i) else { return false }
-                                vs[k] = i
-                                vl[k] = UInt32(v)
-                                i += Int(v)
-                                guard let o = IndexReader.uvarint(p, &i, end), o < size else { return false }
-                                os[k] = o
-                            }
-                            return true
-                        }
-                    }
-                }
+        if !sorted {
+            entries.sort { x, y in
+                let c = byteCompare(Self.bytes(b, x.nameRange), Self.bytes(b, y.nameRange))
+                return c != 0 ? c < 0 : byteCompare(Self.bytes(b, x.valueRange), Self.bytes(b, y.valueRange)) < 0
             }
         }
-        return ok ? (ns, nl, vs, vl, os) : nil
+        // Group by name: the same name has the same length, then the same bytes.
+        var i = 0
+        while i < n {
+            let first = entries[i]
+            var j = i + 1
+            while j < n, entries[j].nameLength == first.nameLength,
+                  first.nameLength == 0
+                  || memcmpBytes(b.baseAddress! + entries[j].nameStart, b.baseAddress! + first.nameStart, Int(first.nameLength)) == 0 {
+                j += 1
+            }
+            let s = String(decoding: Self.bytes(b, first.nameRange), as: UTF8.self)
+            names.append(s)
+            ranges[s] = i..<j
+            i = j
+        }
+    }
+
+    static func bytes(_ b: UnsafeRawBufferPointer, _ r: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: b[r]) }
+
+    /// The entries, or nil where one does not read cleanly (then `readChecked` says why).
+    static func scan(_ b: UnsafeRawBufferPointer, from start: Int, to end: Int, count n: Int) -> [Entry]? {
+        guard let p = b.baseAddress else { return n == 0 ? [] : nil }
+        let size = UInt64(b.count)
+        var failed = false
+        let out = [Entry](unsafeUninitializedCapacity: n) { out, initialized in
+            var i = start
+            for k in 0..<n {
+                guard IndexReader.uvarint(p, &i, end) == 2,
+                      let nl = IndexReader.uvarint(p, &i, end), nl <= UInt64(end - i) else { failed = true; return }
+                let nameStart = i
+                i += Int(nl)
+                guard let vl = IndexReader.uvarint(p, &i, end), vl <= UInt64(end - i) else { failed = true; return }
+                let valueStart = i
+                i += Int(vl)
+                guard let o = IndexReader.uvarint(p, &i, end), o < size else { failed = true; return }
+                out.initializeElement(at: k, to: Entry(nameStart: nameStart, valueStart: valueStart, offset: o,
+                                                       nameLength: UInt32(nl), valueLength: UInt32(vl)))
+                initialized = k + 1
+            }
+        }
+        return failed ? nil : out
     }
 
     /// Reads the entries with every field checked, throwing the first problem with its offset.
-    mutating func readChecked(_ e: inout ByteReader, _ b: UnsafeRawBufferPointer, count n: Int) throws(TSDBError) {
-        nameStarts.reserveCapacity(n)
-        nameLengths.reserveCapacity(n)
-        valueStarts.reserveCapacity(n)
-        valueLengths.reserveCapacity(n)
-        offsets.reserveCapacity(n)
+    static func readChecked(_ e: inout ByteReader, _ b: UnsafeRawBufferPointer, count n: Int) throws(TSDBError) -> [Entry] {
+        var out: [Entry] = []
+        out.reserveCapacity(n)
         for _ in 0..<n {
             let entry = e.position
             let keys = try e.readUvarint()
@@ -172,65 +184,27 @@ struct PostingsOffsetTable {
                 throw TSDBError(.corrupt, offset: entry, "postings offset entry with \(keys) keys, want 2")
             }
             let nl = try e.readLength("label name")
-            nameStarts.append(e.position)
-            nameLengths.append(UInt32(nl))
+            let nameStart = e.position
             try e.skip(nl)
             let vl = try e.readLength("label value")
-            valueStarts.append(e.position)
-            valueLengths.append(UInt32(vl))
+            let valueStart = e.position
             try e.skip(vl)
             let o = try e.readUvarint()
             guard o < UInt64(b.count) else {
                 throw TSDBError(.corrupt, offset: entry, "postings offset \(o) beyond the file")
             }
-            offsets.append(o)
+            out.append(Entry(nameStart: nameStart, valueStart: valueStart, offset: o, nameLength: UInt32(nl), valueLength: UInt32(vl)))
         }
-    }
-
-    /// Sorts the entries (v1 writers left them unsorted) and groups them by label name.
-    mutating func group(_ b: UnsafeRawBufferPointer, count n: Int, sorted: Bool) {
-        func name(_ i: Int) -> UnsafeRawBufferPointer {
-            UnsafeRawBufferPointer(rebasing: b[nameStarts[i]..<(nameStarts[i] + Int(nameLengths[i]))])
-        }
-        func value(_ i: Int) -> UnsafeRawBufferPointer {
-            UnsafeRawBufferPointer(rebasing: b[valueStarts[i]..<(valueStarts[i] + Int(valueLengths[i]))])
-        }
-        if !sorted {
-            let order = (0..<n).sorted { i, j in
-                let (ni, nj) = (name(i), name(j))
-                if !ni.elementsEqual(nj) { return ni.lexicographicallyPrecedes(nj) }
-                return value(i).lexicographicallyPrecedes(value(j))
-            }
-            nameStarts = order.map { nameStarts[$0] }
-            nameLengths = order.map { nameLengths[$0] }
-            valueStarts = order.map { valueStarts[$0] }
-            valueLengths = order.map { valueLengths[$0] }
-            offsets = order.map { offsets[$0] }
-        }
-        var i = 0
-        while i < n {
-            let name = name(i)
-            // The same name: the same length, then the same bytes.
-            let length = nameLengths[i]
-            var j = i + 1
-            while j < n, nameLengths[j] == length,
-                  length == 0 || memcmpBytes(b.baseAddress! + nameStarts[j], b.baseAddress! + nameStarts[i], Int(length)) == 0 {
-                j += 1
-            }
-            let s = String(decoding: name, as: UTF8.self)
-            names.append(s)
-            ranges[s] = i..<j
-            i = j
-        }
+        return out
     }
 
     func entries(for name: String) -> Range<Int>? { ranges[name] }
 
     @inline(__always)
-    func valueRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> { valueStarts[i]..<(valueStarts[i] + Int(valueLengths[i])) }
+    func valueRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> { entries[i].valueRange }
 
     @inline(__always)
-    func nameRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> { nameStarts[i]..<(nameStarts[i] + Int(nameLengths[i])) }
+    func nameRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> { entries[i].nameRange }
 
     func name(_ i: Int, in b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: b[nameRange(at: i, in: b)]) }
 
