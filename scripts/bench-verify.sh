@@ -27,7 +27,7 @@
 # runs, means); ratio = cat time / verify time (target >= 0.8: verify at 80% of cat's speed
 # or better); CPU = user+system seconds of each; --deep in ns per sample (wall clock / samples
 # in meta.json; compare with `cd Benchmarks && swift package benchmark --filter 'XOR.*'`);
-# peak RSS (GNU time) of verify and --deep. Remote: the same block through an objstore
+# peak RSS (GNU time) of verify and --deep. Then process start-up (`blockyard --version`). Remote: the same block through an objstore
 # FILESYSTEM config (the bucket code path: ranged reads into heap windows, the index read into
 # memory) and through the Azure emulator (Tests/emulator, one Python process: slow, so only
 # RSS and correctness mean much there).
@@ -126,6 +126,12 @@ PY
     [[ $rc -eq 3 ]] && MISSED=1
     [[ $rc -eq 0 || $rc -eq 3 ]] || die "summary failed"
 done
+
+# Process start-up, which the small blocks' times are mostly made of.
+hyperfine --warmup 3 --runs $((RUNS * 3)) -N --export-json "$OUT/startup.json" "$BIN --version" >/dev/null 2>&1 \
+    || die "hyperfine failed on $BIN --version"
+python3 -c 'import json,sys; m = json.load(open(sys.argv[1]))["results"][0]["mean"]; print("start-up (blockyard --version): %.1f ms" % (m * 1e3))' \
+    "$OUT/startup.json" | tee -a "$OUT/summary.txt"
 
 if [[ $REMOTE == 1 ]]; then
     # The same blocks through the bucket code path: an objstore FILESYSTEM config (ranged reads
