@@ -22,7 +22,7 @@ enum BlockyardVersion {
 }
 
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version and build facts.")
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version and build facts.")
     func run() {
         print("blockyard \(BlockyardVersion.string)")
         print("crc32c: \(CRC32C.usesHardware ? "hardware (SSE4.2/ARMv8 CRC)" : "software (slicing-by-8)")")

@@ -20,6 +20,7 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
 
 struct Compact: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compact",
         abstract: "Compact a bucket's blocks as Thanos' compactor does: plan per group, merge, upload, mark sources.",
         discussion: """
             Blocks are grouped by external labels and resolution; each group is planned with \

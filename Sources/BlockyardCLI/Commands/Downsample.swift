@@ -6,6 +6,7 @@ import TSDB
 
 struct Downsample: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "downsample",
         abstract: "Downsample a bucket's blocks to 5m and 1h, as Thanos' compactor does.",
         discussion: """
             Two passes, each planned from the bucket's listing: raw blocks of at least 40 h whose \

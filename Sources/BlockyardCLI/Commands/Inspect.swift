@@ -6,6 +6,7 @@ import TSDB
 
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "List blocks with their meta.json facts (Thanos `tools bucket inspect` columns, plus SIZE).",
         discussion: """
             The bucket is a local directory (one <ULID>/ per block) or an objstore config. \

@@ -6,6 +6,7 @@ import TSDB
 
 struct Ls: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ls",
         abstract: "List block ULIDs in a bucket (Thanos `tools bucket ls`), sorted.",
         discussion: "`-o wide` adds time range, level, resolution and labels; `-o json` prints one meta.json per line."
     )

@@ -5,6 +5,7 @@ import TSDB
 
 struct Mark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "mark",
         abstract: "Put a marker next to blocks (Thanos `tools bucket mark`), or take it away with --remove.",
         discussion: "deletion-mark.json hands a block to cleanup; no-compact-mark.json and no-downsample-mark.json keep it out of compaction or downsampling."
     )
@@ -58,6 +59,7 @@ struct Mark: AsyncParsableCommand {
 
 struct Cleanup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cleanup",
         abstract: "Delete blocks marked for deletion longer than --delete-delay ago, and partial uploads older than 48h.",
         discussion: "Deletion removes meta.json first and the deletion mark last, so an interrupted cleanup is finished by the next one. A partial upload counts as old only when its ULID and its newest object are both older than the threshold."
     )

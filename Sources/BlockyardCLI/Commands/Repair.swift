@@ -9,6 +9,7 @@ import Glibc
 
 struct Repair: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "repair",
         abstract: "Repair what verify finds in a bucket's blocks: write a fixed copy, upload it, retire the original.",
         discussion: """
             Each block given with --id (default: every block verify flags; blocks marked for \

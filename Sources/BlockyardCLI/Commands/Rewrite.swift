@@ -5,6 +5,7 @@ import TSDB
 
 struct Rewrite: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rewrite",
         abstract: "Rewrite blocks: delete series or time ranges, relabel series (Thanos `tools bucket rewrite`).",
         discussion: """
             Each --id block is read, rewritten into a new block under --tmp.dir and verified: \

@@ -6,6 +6,7 @@ import TSDB
 
 struct Upload: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "upload",
         abstract: "Upload local Prometheus blocks with external labels (Thanos `tools bucket upload-blocks`).",
         discussion: """
             Each block goes up as Thanos ships it: chunks, then index, then meta.json last with \
@@ -64,6 +65,7 @@ struct Upload: AsyncParsableCommand {
 
 struct Download: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "download",
         abstract: "Download blocks from a bucket into a local directory.",
         discussion: "Each block arrives in a temporary directory and is renamed into place only when whole."
     )

@@ -6,6 +6,7 @@ import TSDB
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check blocks: every section and chunk CRC, ordering, postings, placement, meta.json; and the bucket around them.",
         discussion: """
             PATH is a block directory, a directory of blocks, or (without PATH) the bucket of \
