@@ -81,8 +81,21 @@ static inline uint32_t hardware_chain(uint64_t c, const uint8_t *p, size_t n) {
         p += 8;
         n -= 8;
     }
+    // The last 0-7 bytes in at most three steps (4, 2, 1 bytes), not one per byte.
     uint32_t c32 = (uint32_t)c;
-    while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+    if (n & 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        c32 = __builtin_ia32_crc32si(c32, w);
+        p += 4;
+    }
+    if (n & 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        c32 = __builtin_ia32_crc32hi(c32, w);
+        p += 2;
+    }
+    if (n & 1) c32 = __builtin_ia32_crc32qi(c32, *p);
     return c32;
 }
 

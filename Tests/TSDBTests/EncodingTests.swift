@@ -94,6 +94,26 @@ struct EncodingTests {
         }
     }
 
+    @Test("CRC32C of short buffers of every length (the 4-, 2- and 1-byte tail steps), alone and four at a time")
+    func crcShort() {
+        let data = (0..<256).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }
+        var slices: [ArraySlice<UInt8>] = []
+        for n in 0...80 { for offset in [0, 1, 2, 3, 5] { slices.append(data[offset..<(offset + n)]) } }
+        for s in slices {
+            #expect(s.withUnsafeBytes { CRC32C.checksum($0) } == Self.bitwiseCRC(s), "\(s.count) bytes at \(s.startIndex)")
+        }
+        // Four at a time (lockstep, then each tail): lengths that differ within a group.
+        data.withUnsafeBytes { raw in
+            let ptrs = slices.map { UnsafeRawPointer(raw.baseAddress! + $0.startIndex) as UnsafeRawPointer? }
+            let lengths = slices.map(\.count)
+            var out = [UInt32](repeating: 0, count: slices.count)
+            ptrs.withUnsafeBufferPointer { p in
+                lengths.withUnsafeBufferPointer { l in out.withUnsafeMutableBufferPointer { CRC32C.checksums(p, l, into: $0) } }
+            }
+            for (i, s) in slices.enumerated() { #expect(out[i] == Self.bitwiseCRC(s), "\(s.count) bytes at \(s.startIndex), in a group") }
+        }
+    }
+
     @Test("bit reader reads MSB-first across refills and byte boundaries")
     func bits() throws {
         // 0b1011_0011, 0b1100_0000, then ten 0xAA
