@@ -325,6 +325,19 @@ enum LabelOrder {
 
 /// The padding rule between v2 series entries.
 enum SeriesGap {
+    /// The common case, checked inline: `next` is the 16-byte boundary at or after `end`
+    /// and the bytes between are zero.
+    @inline(__always)
+    static func isPadding(_ raw: UnsafeRawBufferPointer, _ end: Int, _ next: Int) -> Bool {
+        guard next == (end + 15) & ~15, end >= 0, next <= raw.count else { return false }
+        var i = end
+        while i < next {
+            if raw[i] != 0 { return false }
+            i += 1
+        }
+        return true
+    }
+
     static func check(_ ix: IndexReader, _ end: Int, _ next: Int, final: Bool) -> String? {
         let want = final ? end : (end + 15) & ~15
         if next < end { return "series entry at \(next) starts inside the one before it (which ends at \(end))" }

@@ -54,6 +54,7 @@ struct WalkContext: Sendable {
         let maxt = block.meta.maxTime
         let v2 = ix.version >= 2
         let symbolCount = symbols.count
+        let raw = ix.storage.raw
         func text(_ l: UnsafeBufferPointer<LabelRef>) -> String { (try? ix.labels(Array(l)).description) ?? "<labels unreadable>" }
         // Where the previous decoded series' labels are: this batch (an index range) or `prev`.
         var inBatch: Range<Int>? = nil
@@ -70,7 +71,7 @@ struct WalkContext: Sendable {
                     continue
                 }
                 if w.seriesCount == 1 { w.firstReadable = true }
-                if v2, let end = prevEnd, end != at || at & 15 != 0, let problem = SeriesGap.check(ix, end, at, final: false) {
+                if v2, let end = prevEnd, !SeriesGap.isPadding(raw, end, at), let problem = SeriesGap.check(ix, end, at, final: false) {
                     w.log.add(.seriesEntry, "index", end, problem)
                 }
                 prevEnd = b.entryEnds[i]
