@@ -25,7 +25,9 @@
 #
 # Per block: cat, verify and verify --deep timed by hyperfine (warm cache, alternating, RUNS
 # runs, means); ratio = cat time / verify time (target >= 0.8: verify at 80% of cat's speed
-# or better); CPU = user+system seconds of each; --deep in ns per sample (wall clock / samples
+# or better); floor_s = scripts/lib/read-crc-floor.c on two threads, which only reads every
+# byte and CRCs it once (no structure), and fl_ratio = cat time / floor time: what is left
+# of the target's time budget for everything else; CPU = user+system seconds of each; --deep in ns per sample (wall clock / samples
 # in meta.json; compare with `cd Benchmarks && swift package benchmark --filter 'XOR.*'`);
 # peak RSS (GNU time) of verify and --deep. Then process start-up (`blockyard --version`). Remote: the same block through an objstore
 # FILESYSTEM config (the bucket code path: ranged reads into heap windows, the index read into
@@ -90,13 +92,17 @@ BIN="$ROOT/.build-bench/release/blockyard"
 OUT="$BENCH_DIR/verify-$MODE"
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# The floor: read and CRC every byte once on two threads, no structure (scripts/lib/read-crc-floor.c).
+FLOOR="$OUT/read-crc-floor"
+CC="${CC:-$(command -v cc || command -v clang)}" || die "a C compiler (cc or clang) is required"
+"$CC" -O2 -pthread -o "$FLOOR" "$ROOT/scripts/lib/read-crc-floor.c" || die "building read-crc-floor failed"
 
 rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
 samples() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["numSamples"])' "$1/meta.json"; }
 FAILED=0
 MISSED=0
 
-printf '\n%-14s %8s %8s %9s %8s %10s %9s %9s %10s %10s  %s\n' block MB cat_s verify_s ratio deep_s ns/sample \
+printf '\n%-14s %8s %8s %9s %8s %8s %8s %10s %9s %9s %10s %10s  %s\n' block MB cat_s verify_s ratio floor_s fl_ratio deep_s ns/sample \
     cpu_v/cat RSS_MiB deep_RSS result | tee "$OUT/summary.txt"
 for entry in "analyze-s$ANALYZE_SERIES:$ANALYZE" "dump-s$DUMP_SERIES:$DUMP" "big-x$COPIES:$BIG"; do
     name="${entry%%:*}"
@@ -106,7 +112,8 @@ for entry in "analyze-s$ANALYZE_SERIES:$ANALYZE" "dump-s$DUMP_SERIES:$DUMP" "big
     "$BIN" verify "$b" >"$OUT/$name.verify.txt" || { echo "$name: verify found problems in a clean block:" >&2; tail "$OUT/$name.verify.txt" >&2; FAILED=1; }
     "$BIN" verify --deep "$b" >/dev/null || { echo "$name: verify --deep found problems in a clean block" >&2; FAILED=1; }
     hyperfine --warmup 1 --runs "$RUNS" --export-json "$OUT/$name.json" -N \
-        -n cat "cat ${files[*]}" -n verify "$BIN verify $b" -n deep "$BIN verify --deep $b" >"$OUT/$name.hyperfine.txt" 2>&1 \
+        -n cat "cat ${files[*]}" -n verify "$BIN verify $b" -n deep "$BIN verify --deep $b" -n floor "$FLOOR 2 ${files[*]}" \
+        >"$OUT/$name.hyperfine.txt" 2>&1 \
         || { cat "$OUT/$name.hyperfine.txt" >&2; die "hyperfine failed"; }
     rv=$(rss "$BIN" verify "$b")
     rd=$(rss "$BIN" verify --deep "$b")
@@ -115,11 +122,11 @@ for entry in "analyze-s$ANALYZE_SERIES:$ANALYZE" "dump-s$DUMP_SERIES:$DUMP" "big
 import json, sys
 name, n, path, rv, rd, samples, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 r = {x["command"]: x for x in json.load(open(path))["results"]}
-c, v, d = (r[k]["mean"] for k in ("cat", "verify", "deep"))
+c, v, d, f = (r[k]["mean"] for k in ("cat", "verify", "deep", "floor"))
 cpu = lambda k: r[k]["user"] + r[k]["system"]
 ratio = c / v
 ok = ratio >= 0.8
-print(f"{name:<14} {n/1e6:8.1f} {c:8.3f} {v:9.3f} {ratio:8.2f} {d:10.3f} {d*1e9/samples:9.1f} {cpu('verify')/cpu('cat'):9.1f}x"
+print(f"{name:<14} {n/1e6:8.1f} {c:8.3f} {v:9.3f} {ratio:8.2f} {f:8.3f} {c/f:8.2f} {d:10.3f} {d*1e9/samples:9.1f} {cpu('verify')/cpu('cat'):9.1f}x"
       f" {rv/1024:10.1f} {rd/1024:10.1f}  {'PASS' if ok else 'MISS'} (verify at >= 0.8x cat's speed)")
 sys.exit(0 if ok or mode == "smoke" else 3)
 PY
