@@ -95,7 +95,7 @@ mkdir -p "$OUT"
 # The floor: read and CRC every byte once on two threads, no structure (scripts/lib/read-crc-floor.c).
 FLOOR="$OUT/read-crc-floor"
 CC="${CC:-$(command -v cc || command -v clang)}" || die "a C compiler (cc or clang) is required"
-"$CC" -O2 -pthread -o "$FLOOR" "$ROOT/scripts/lib/read-crc-floor.c" || die "building read-crc-floor failed"
+"$CC" -O2 -pthread -I "$ROOT/Sources/CCRC32C/include" -o "$FLOOR" "$ROOT/scripts/lib/read-crc-floor.c" "$ROOT/Sources/CCRC32C/crc32c.c" || die "building read-crc-floor failed"
 
 rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
 samples() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["numSamples"])' "$1/meta.json"; }

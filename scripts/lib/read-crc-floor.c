@@ -2,9 +2,8 @@
 // files (pread, 256 KiB windows, as blockyard's local walk reads) and CRC32C it once, on
 // THREADS threads, each taking the next window. No structure is decoded: the time it takes
 // is a floor under "every section and chunk CRC", not an estimate of a verifier.
-// Built and run by scripts/bench-verify-floor.sh.
+// Built with Sources/CCRC32C/crc32c.c (the CRC blockyard runs) by scripts/bench-verify.sh.
 #include <fcntl.h>
-#include <nmmintrin.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "CCRC32C.h"
+
 #define WINDOW (256 << 10)
 
 struct job { int fd; off_t at; size_t len; };
@@ -21,26 +22,6 @@ static struct job *jobs;
 static size_t njobs;
 static size_t next_job;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-// Three chains over thirds of the window, as the fastest CRC of a long buffer runs; the
-// chains are not joined (their values are only kept live), which flatters the floor.
-__attribute__((target("sse4.2")))
-static uint64_t crc3(const uint8_t *p, size_t n) {
-    uint64_t a = ~0u, b = ~0u, c = ~0u;
-    size_t third = (n / 3) & ~(size_t)7;
-    size_t i = 0;
-    for (; i < third; i += 8) {
-        uint64_t x, y, z;
-        memcpy(&x, p + i, 8);
-        memcpy(&y, p + third + i, 8);
-        memcpy(&z, p + 2 * third + i, 8);
-        a = _mm_crc32_u64(a, x);
-        b = _mm_crc32_u64(b, y);
-        c = _mm_crc32_u64(c, z);
-    }
-    for (i = 3 * third; i < n; i++) c = _mm_crc32_u8((uint32_t)c, p[i]);
-    return a ^ b ^ c;
-}
 
 static void *worker(void *arg) {
     uint8_t *buf = aligned_alloc(4096, WINDOW);
@@ -52,7 +33,7 @@ static void *worker(void *arg) {
         if (k >= njobs) break;
         ssize_t got = pread(jobs[k].fd, buf, jobs[k].len, jobs[k].at);
         if (got != (ssize_t)jobs[k].len) { perror("pread"); exit(1); }
-        acc ^= crc3(buf, (size_t)got);
+        acc ^= by_crc32c_extend(0, buf, (size_t)got); // blockyard's own CRC code
     }
     free(buf);
     *(uint64_t *)arg = acc;
