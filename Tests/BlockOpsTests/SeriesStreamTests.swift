@@ -65,18 +65,23 @@ struct SeriesStreamTests {
         var s = Seen()
         while let b = try await stream.next() {
             if let maxWindow { #expect(b.windows.allSatisfy { $0.count <= maxWindow }, "a window of \(b.windows.map(\.count).max()!) bytes") }
-            for i in b.indices {
-                #expect(b.error(i) == nil)
-                s.refs.append(b.ref(i))
-                s.labels.append(Array(b.labels(i)))
-                s.chunks.append(Array(b.chunks(i)))
-                for j in b.chunks(i).indices {
-                    let raw = try b.chunk(j)
-                    s.records.append(raw.storage.withBytes(raw.recordRange) { Array($0) })
-                }
-            }
+            try Self.add(b, to: &s)
         }
         return s
+    }
+
+    /// A batch's series, labels, chunk metas and chunk records, appended to `s`.
+    static func add(_ b: SeriesBatch, to s: inout Seen) throws {
+        for i in b.indices {
+            #expect(b.error(i) == nil)
+            s.refs.append(b.ref(i))
+            s.labels.append(Array(b.labels(i)))
+            s.chunks.append(Array(b.chunks(i)))
+            for j in b.chunks(i).indices {
+                let raw = try b.chunk(j)
+                s.records.append(raw.storage.withBytes(raw.recordRange) { Array($0) })
+            }
+        }
     }
 
     static let optionSets: [(String, SeriesStream.Options)] = {
@@ -103,6 +108,19 @@ struct SeriesStreamTests {
             let got = try await Self.drain(try block.series(options: options),
                                            maxWindow: options.windowBytes + options.chunkSizeHint + 64 << 10)
             #expect(got == (try Self.expected(dir)), "\(name): \(dir)")
+        }
+    }
+
+    @Test("batches kept past the next one stay intact (their arrays are not reused while held)", arguments: optionSets)
+    func heldBatches(name: String, options: SeriesStream.Options) async throws {
+        for dir in Fixtures.allBlocks {
+            let block = try await SourceBlock.open(.directory(dir))
+            let stream = try block.series(options: options)
+            var held: [SeriesBatch] = []
+            while let b = try await stream.next() { held.append(b) }
+            var s = Seen()
+            for b in held { try Self.add(b, to: &s) }
+            #expect(s == (try Self.expected(dir)), "\(name): \(dir)")
         }
     }
 
