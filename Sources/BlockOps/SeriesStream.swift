@@ -291,7 +291,7 @@ struct Planner: Sendable {
     var estimatedBytes = 0
     /// The first chunk of the series that did not fit (it opens the next batch).
     var next: ChunkRef? = nil
-    /// The spent batch's slot and window arrays, for `fetch` to refill.
+    /// The spent batch's slot and window arrays, for `fetch` to refill (the slots as they were).
     var slotsBuffer: [ChunkSlot] = []
     var windowsBuffer: [ByteStorage] = []
 
@@ -320,7 +320,7 @@ struct Planner: Sendable {
         take(&labelList, &old.labelList)
         take(&chunkList, &old.chunkList)
         take(&entryEnds, &old.entryEnds)
-        take(&slotsBuffer, &old.slots)
+        swap(&slotsBuffer, &old.slots)  // not emptied: `fetch` overwrites it
         take(&windowsBuffer, &old.windows)
     }
 
@@ -445,7 +445,11 @@ struct Planner: Sendable {
         let n = chunkList.count
         var slots: [ChunkSlot] = []
         swap(&slots, &slotsBuffer)
-        slots.append(contentsOf: repeatElement(ChunkSlot(), count: n))
+        // n unread slots, in the buffer's place where it is long enough (appending a repeated
+        // element goes through a generic iterator, one element at a time).
+        if slots.count > n { slots.removeLast(slots.count - n) }
+        slots.withUnsafeMutableBufferPointer { $0.update(repeating: ChunkSlot()) }
+        if slots.count < n { slots += [ChunkSlot](repeating: ChunkSlot(), count: n - slots.count) }
         var errors = chunkErrors
         var alone: [Int] = []
         // Each window's chunks, scanned in one pass. In the usual layout (refs in order) a
