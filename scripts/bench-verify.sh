@@ -26,8 +26,9 @@
 # Per block: cat, verify and verify --deep timed by hyperfine (warm cache, alternating, RUNS
 # runs, means); ratio = cat time / verify time (target >= 0.8: verify at 80% of cat's speed
 # or better); floor_s = scripts/lib/read-crc-floor.c on two threads, which only reads every
-# byte and CRCs it once (no structure), and fl_ratio = cat time / floor time: what is left
-# of the target's time budget for everything else; CPU = user+system seconds of each; --deep in ns per sample (wall clock / samples
+# byte and CRCs it once (no structure); left_ms = cat time / 0.8 - floor - process start-up
+# (`blockyard --version`, measured first): the wall time the target leaves for every
+# structural check (series entries, order, postings, counts) on two cores; CPU = user+system seconds of each; --deep in ns per sample (wall clock / samples
 # in meta.json; compare with `cd Benchmarks && swift package benchmark --filter 'XOR.*'`);
 # peak RSS (GNU time) of verify and --deep. Then process start-up (`blockyard --version`). Remote: the same block through an objstore
 # FILESYSTEM config (the bucket code path: ranged reads into heap windows, the index read into
@@ -97,13 +98,20 @@ FLOOR="$OUT/read-crc-floor"
 CC="${CC:-$(command -v cc || command -v clang)}" || die "a C compiler (cc or clang) is required"
 "$CC" -O2 -pthread -I "$ROOT/Sources/CCRC32C/include" -o "$FLOOR" "$ROOT/scripts/lib/read-crc-floor.c" "$ROOT/Sources/CCRC32C/crc32c.c" || die "building read-crc-floor failed"
 
+# Process start-up, which the small blocks' times are mostly made of.
+hyperfine --warmup 3 --runs $((RUNS * 3)) -N --export-json "$OUT/startup.json" "$BIN --version" >/dev/null 2>&1 \
+    || die "hyperfine failed on $BIN --version"
+python3 -c 'import json,sys; m = json.load(open(sys.argv[1]))["results"][0]["mean"]; print("start-up (blockyard --version): %.1f ms" % (m * 1e3))' \
+    "$OUT/startup.json" >"$OUT/startup.txt"
+STARTUP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' "$OUT/startup.json")
 rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
 samples() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["numSamples"])' "$1/meta.json"; }
 FAILED=0
 MISSED=0
 
-printf '\n%-14s %8s %8s %9s %8s %8s %8s %10s %9s %9s %10s %10s  %s\n' block MB cat_s verify_s ratio floor_s fl_ratio deep_s ns/sample \
-    cpu_v/cat RSS_MiB deep_RSS result | tee "$OUT/summary.txt"
+cat "$OUT/startup.txt" | tee "$OUT/summary.txt"
+printf '\n%-14s %8s %8s %9s %8s %8s %8s %10s %9s %9s %10s %10s  %s\n' block MB cat_s verify_s ratio floor_s left_ms deep_s ns/sample \
+    cpu_v/cat RSS_MiB deep_RSS result | tee -a "$OUT/summary.txt"
 for entry in "analyze-s$ANALYZE_SERIES:$ANALYZE" "dump-s$DUMP_SERIES:$DUMP" "big-x$COPIES:$BIG"; do
     name="${entry%%:*}"
     b="${entry#*:}"
@@ -118,15 +126,19 @@ for entry in "analyze-s$ANALYZE_SERIES:$ANALYZE" "dump-s$DUMP_SERIES:$DUMP" "big
     rv=$(rss "$BIN" verify "$b")
     rd=$(rss "$BIN" verify --deep "$b")
     rc=0
-    python3 - "$name" "$bytes" "$OUT/$name.json" "$rv" "$rd" "$(samples "$b")" "$MODE" <<'PY' | tee -a "$OUT/summary.txt" || rc=$?
+    python3 - "$name" "$bytes" "$OUT/$name.json" "$rv" "$rd" "$(samples "$b")" "$MODE" "$STARTUP" <<'PY' | tee -a "$OUT/summary.txt" || rc=$?
 import json, sys
 name, n, path, rv, rd, samples, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+startup = float(sys.argv[8])
 r = {x["command"]: x for x in json.load(open(path))["results"]}
 c, v, d, f = (r[k]["mean"] for k in ("cat", "verify", "deep", "floor"))
 cpu = lambda k: r[k]["user"] + r[k]["system"]
 ratio = c / v
 ok = ratio >= 0.8
-print(f"{name:<14} {n/1e6:8.1f} {c:8.3f} {v:9.3f} {ratio:8.2f} {f:8.3f} {c/f:8.2f} {d:10.3f} {d*1e9/samples:9.1f} {cpu('verify')/cpu('cat'):9.1f}x"
+# The time verify may take at 0.8x, less the floor and process start-up: what is left for
+# every structural check (decoding series entries, order, postings, counts) on two cores.
+left = (c / 0.8 - f - startup) * 1e3
+print(f"{name:<14} {n/1e6:8.1f} {c:8.3f} {v:9.3f} {ratio:8.2f} {f:8.3f} {left:8.1f} {d:10.3f} {d*1e9/samples:9.1f} {cpu('verify')/cpu('cat'):9.1f}x"
       f" {rv/1024:10.1f} {rd/1024:10.1f}  {'PASS' if ok else 'MISS'} (verify at >= 0.8x cat's speed)")
 sys.exit(0 if ok or mode == "smoke" else 3)
 PY
@@ -134,11 +146,6 @@ PY
     [[ $rc -eq 0 || $rc -eq 3 ]] || die "summary failed"
 done
 
-# Process start-up, which the small blocks' times are mostly made of.
-hyperfine --warmup 3 --runs $((RUNS * 3)) -N --export-json "$OUT/startup.json" "$BIN --version" >/dev/null 2>&1 \
-    || die "hyperfine failed on $BIN --version"
-python3 -c 'import json,sys; m = json.load(open(sys.argv[1]))["results"][0]["mean"]; print("start-up (blockyard --version): %.1f ms" % (m * 1e3))' \
-    "$OUT/startup.json" | tee -a "$OUT/summary.txt"
 
 if [[ $REMOTE == 1 ]]; then
     # The same blocks through the bucket code path: an objstore FILESYSTEM config (ranged reads
