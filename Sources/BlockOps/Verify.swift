@@ -117,8 +117,12 @@ struct Run {
                                 segments: parts.segments, fileSizes: parts.sizes)
 
         // The series walk, split over the cores; slices merge in order, and the checks
-        // across a slice boundary (order, entry continuity) are made here.
-        let walks = try await walkSlices(block, refs, symbols)
+        // across a slice boundary (order, entry continuity) are made here. The postings
+        // pass runs in the same workers after the walk's slices (it fills the cores as the
+        // walk's last slices finish), against every series; if the walk finds series whose
+        // entries do not decode, it runs again without them below.
+        let everySeries = SeriesBitmap(ix, refs, excluding: [])
+        let (walks, postingsAll) = try await walkSlices(block, refs, symbols, everySeries)
         var numChunks: UInt64 = 0, numSamples: UInt64 = 0
         var uncountedChunks = 0
         var seriesSum: UInt64 = 0
@@ -144,8 +148,9 @@ struct Run {
         // Postings: every list decodes, increases, names real series; together they hold
         // exactly the (pair, series) incidences the walk saw (compared by a sum of hashes,
         // and only on a difference list by list).
-        let member = SeriesBitmap(ix, refs, excluding: unreadable)
-        let postings = await PostingsPass.run(ix, member, slices: v.parallelism, minPerSlice: v.minSeriesPerSlice)
+        let member = unreadable.isEmpty ? everySeries : SeriesBitmap(ix, refs, excluding: unreadable)
+        let postings = unreadable.isEmpty ? postingsAll
+            : await PostingsPass.run(ix, member, slices: v.parallelism, minPerSlice: v.minSeriesPerSlice)
         log.append(postings.log(block: parts.name, cap: v.maxPerKind))
         if postings.sum != seriesSum, !postings.hadUnreadableList {
             ExactPostings.check(ix, block, refs, member, &log)
@@ -241,32 +246,53 @@ struct Run {
 
     // MARK: The series walk
 
-    func walkSlices(_ block: SourceBlock, _ refs: [SeriesRef], _ symbols: SymbolPass) async throws -> [Walk] {
+    /// The walk's slices, then the postings pass's, taken by one worker per core; the
+    /// postings pass against `member`.
+    func walkSlices(_ block: SourceBlock, _ refs: [SeriesRef], _ symbols: SymbolPass, _ member: SeriesBitmap) async throws
+        -> ([Walk], PostingsPass)
+    {
         let most = max(1, refs.count / max(1, v.minSeriesPerSlice))
         let workers = max(1, min(v.parallelism, most))
         var perWorker = 1
         if case .directory = location { perWorker = max(1, v.localSlicesPerWorker) }
         let slices = min(workers * perWorker, most)
         let step = (refs.count + slices - 1) / slices
+        let ix = block.index
+        let bounds = PostingsPass.sliceBounds(ix, slices: max(1, min(v.parallelism * 4, ix.postingsTableCount / max(1, v.minSeriesPerSlice))))
+        let jobs = slices + bounds.count - 1
         let ctx = WalkContext(block: block, symbols: symbols, deep: v.deep, cap: v.maxPerKind, options: stream)
         let taken = SliceCounter()
-        return try await withThrowingTaskGroup(of: [(Int, Walk)].self) { g in
-            for _ in 0..<workers {
+        enum Done { case walk(Int, Walk), postings(Int, PostingsPass) }
+        return try await withThrowingTaskGroup(of: [Done].self) { g in
+            for _ in 0..<max(workers, min(v.parallelism, jobs)) {
                 g.addTask {
-                    var done: [(Int, Walk)] = []
+                    var done: [Done] = []
                     // A failed slice fails the walk (the group is cancelled): the other
                     // workers stop before their next slice.
-                    while case let k = taken.take(), k < slices {
+                    while case let k = taken.take(), k < jobs {
                         try Task.checkCancellation()
-                        let lo = min(refs.count, k * step), hi = min(refs.count, lo + step)
-                        done.append((k, try await ctx.walk(refs[lo..<hi])))
+                        if k < slices {
+                            let lo = min(refs.count, k * step), hi = min(refs.count, lo + step)
+                            done.append(.walk(k, try await ctx.walk(refs[lo..<hi])))
+                        } else {
+                            let p = k - slices
+                            done.append(.postings(p, PostingsPass.check(ix, bounds[p]..<bounds[p + 1], member)))
+                        }
                     }
                     return done
                 }
             }
-            var out = [Walk?](repeating: nil, count: slices)
-            while let done = try await g.next() { for (k, w) in done { out[k] = w } }
-            return out.map { $0! }
+            var walks = [Walk?](repeating: nil, count: slices)
+            var postings = [PostingsPass](repeating: PostingsPass(), count: bounds.count - 1)
+            while let done = try await g.next() {
+                for d in done {
+                    switch d {
+                    case .walk(let k, let w): walks[k] = w
+                    case .postings(let p, let r): postings[p] = r
+                    }
+                }
+            }
+            return (walks.map { $0! }, PostingsPass.merged(postings))
         }
     }
 

@@ -55,19 +55,21 @@ struct PostingsPass: Sendable {
         if found.count < 256 { found.append((k, at, d())) }
     }
 
+    /// The whole pass, in `slices` tasks over runs of about equal postings bytes (lists
+    /// differ wildly in length: one pair can name every series).
     static func run(_ ix: IndexReader, _ member: SeriesBitmap, slices: Int, minPerSlice: Int) async -> PostingsPass {
-        let n = ix.postingsTableCount
-        let k = max(1, min(slices, n / max(1, minPerSlice)))
-        let step = (n + k - 1) / k
+        let bounds = sliceBounds(ix, slices: max(1, min(slices, ix.postingsTableCount / max(1, minPerSlice))))
         let parts = await withTaskGroup(of: (Int, PostingsPass).self) { g in
-            for s in 0..<k {
-                let lo = min(n, s * step), hi = min(n, lo + step)
-                g.addTask { (s, check(ix, lo..<hi, member)) }
-            }
-            var out = [PostingsPass](repeating: PostingsPass(), count: k)
+            for s in 0..<(bounds.count - 1) { g.addTask { (s, check(ix, bounds[s]..<bounds[s + 1], member)) } }
+            var out = [PostingsPass](repeating: PostingsPass(), count: bounds.count - 1)
             for await (s, p) in g { out[s] = p }
             return out
         }
+        return merged(parts)
+    }
+
+    /// Slices' results, in table order, as one.
+    static func merged(_ parts: [PostingsPass]) -> PostingsPass {
         var all = PostingsPass()
         for p in parts {
             all.sum &+= p.sum
@@ -76,6 +78,27 @@ struct PostingsPass: Sendable {
             for (c, m) in p.counts { all.counts[c, default: 0] += m }
         }
         return all
+    }
+
+    /// Entry indices that cut the table into `slices` runs of about equal postings bytes
+    /// (list offsets rise through the table in a sane file; where they do not, the cuts
+    /// still rise, so every entry is in exactly one run).
+    static func sliceBounds(_ ix: IndexReader, slices: Int) -> [Int] {
+        let n = ix.postingsTableCount
+        guard n > 0, slices > 1 else { return [0, n] }
+        let first = ix.postingsListOffset(at: 0), span = max(1, ix.postingsListOffset(at: n - 1) - first)
+        var bounds = [0]
+        for s in 1..<slices {
+            let target = first + span / slices * s
+            var lo = bounds[bounds.count - 1], hi = n
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if ix.postingsListOffset(at: mid) < target { lo = mid + 1 } else { hi = mid }
+            }
+            bounds.append(lo)
+        }
+        bounds.append(n)
+        return bounds
     }
 
     /// Entries `r` of the postings offset table.

@@ -57,6 +57,20 @@ struct VerifyTests {
         return await BlockVerifier(deep: deep).verify(directory: dir)
     }
 
+    @Test("the postings pass's slices cover the table once, in order, for any number of slices")
+    func postingsSlices() async throws {
+        for dir in Fixtures.allBlocks {
+            let ix = try Block(directory: dir).index
+            let n = ix.postingsTableCount
+            for slices in [1, 2, 3, 7, 64, n + 5] {
+                let b = PostingsPass.sliceBounds(ix, slices: slices)
+                #expect(b.first == 0 && b.last == n, "\(dir): \(slices) slices: \(b)")
+                #expect(zip(b, b.dropFirst()).allSatisfy { $0 <= $1 }, "\(dir): \(slices) slices: \(b)")
+                #expect(b.count == (slices > 1 && n > 0 ? slices + 1 : 2))
+            }
+        }
+    }
+
     @Test("a flipped byte inside a chunk is a chunk-checksum finding naming the segment and series")
     func chunkFlip() async throws {
         let f = try await damaged { dir in
