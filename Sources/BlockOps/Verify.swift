@@ -103,12 +103,22 @@ struct Run {
         case .success(let i): ix = i
         }
         checkTOC(ix)
+        // The symbol order check runs beside the label indices' CRCs and the all-series
+        // list (with its bitmap): none needs another.
+        async let symbolPass = SymbolPass.run(ix, slices: v.parallelism)
         checkLabelIndices(ix)
-        let symbols = await SymbolPass.run(ix, slices: v.parallelism)
+        let allSeries = Result { () throws(TSDBError) -> ([SeriesRef], SeriesBitmap) in
+            let refs = try ix.allPostings()
+            return (refs, SeriesBitmap(ix, refs, excluding: []))
+        }
+        let symbols = await symbolPass
         log.append(symbols.log(block: parts.name, cap: v.maxPerKind))
 
         let refs: [SeriesRef]
-        do { refs = try ix.allPostings() } catch {
+        let everySeries: SeriesBitmap
+        switch allSeries {
+        case .success(let (r, m)): (refs, everySeries) = (r, m)
+        case .failure(let error):
             log.add(error.kind == .checksum ? .indexChecksum : .postings, "index", error.offset,
                     "all-series postings list: \(error.detail)")
             return log.finished()
@@ -121,7 +131,6 @@ struct Run {
         // pass runs in the same workers after the walk's slices (it fills the cores as the
         // walk's last slices finish), against every series; if the walk finds series whose
         // entries do not decode, it runs again without them below.
-        let everySeries = SeriesBitmap(ix, refs, excluding: [])
         let (walks, postingsAll) = try await walkSlices(block, refs, symbols, everySeries)
         var numChunks: UInt64 = 0, numSamples: UInt64 = 0
         var uncountedChunks = 0
