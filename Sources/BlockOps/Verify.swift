@@ -273,7 +273,9 @@ struct Run {
         let taken = SliceCounter()
         enum Done { case walk(Int, Walk), postings(Int, PostingsPass) }
         return try await withThrowingTaskGroup(of: [Done].self) { g in
-            for _ in 0..<max(workers, min(v.parallelism, jobs)) {
+            // At least `workers` (slices >= workers), and as many as the cores if there are
+            // enough postings slices.
+            for _ in 0..<max(1, min(v.parallelism, jobs)) {
                 g.addTask {
                     var done: [Done] = []
                     // A failed slice fails the walk (the group is cancelled): the other
