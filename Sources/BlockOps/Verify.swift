@@ -267,7 +267,7 @@ struct Run {
         let slices = min(workers * perWorker, most)
         let step = (refs.count + slices - 1) / slices
         let ix = block.index
-        let bounds = PostingsPass.sliceBounds(ix, slices: max(1, min(v.parallelism * 4, ix.postingsTableCount / max(1, v.minSeriesPerSlice))))
+        let bounds = PostingsPass.sliceBounds(ix, slices: v.parallelism * 4, minPerSlice: v.minSeriesPerSlice)
         let jobs = slices + bounds.count - 1
         let ctx = WalkContext(block: block, symbols: symbols, deep: v.deep, cap: v.maxPerKind, options: stream)
         let taken = SliceCounter()

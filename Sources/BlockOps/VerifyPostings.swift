@@ -58,7 +58,7 @@ struct PostingsPass: Sendable {
     /// The whole pass, in `slices` tasks over runs of about equal postings bytes (lists
     /// differ wildly in length: one pair can name every series).
     static func run(_ ix: IndexReader, _ member: SeriesBitmap, slices: Int, minPerSlice: Int) async -> PostingsPass {
-        let bounds = sliceBounds(ix, slices: max(1, min(slices, ix.postingsTableCount / max(1, minPerSlice))))
+        let bounds = sliceBounds(ix, slices: slices, minPerSlice: minPerSlice)
         let parts = await withTaskGroup(of: (Int, PostingsPass).self) { g in
             for s in 0..<(bounds.count - 1) { g.addTask { (s, check(ix, bounds[s]..<bounds[s + 1], member)) } }
             var out = [PostingsPass](repeating: PostingsPass(), count: bounds.count - 1)
@@ -80,11 +80,13 @@ struct PostingsPass: Sendable {
         return all
     }
 
-    /// Entry indices that cut the table into `slices` runs of about equal postings bytes
-    /// (list offsets rise through the table in a sane file; where they do not, the cuts
-    /// still rise, so every entry is in exactly one run).
-    static func sliceBounds(_ ix: IndexReader, slices: Int) -> [Int] {
+    /// Entry indices that cut the table into `slices` runs of about equal postings bytes,
+    /// fewer where that would give runs of under `minPerSlice` entries (0: no such limit; list offsets rise
+    /// through the table in a sane file; where they do not, the cuts still rise, so every
+    /// entry is in exactly one run).
+    static func sliceBounds(_ ix: IndexReader, slices wanted: Int, minPerSlice: Int = 0) -> [Int] {
         let n = ix.postingsTableCount
+        let slices = minPerSlice > 0 ? min(wanted, n / minPerSlice) : wanted
         guard n > 0, slices > 1 else { return [0, n] }
         let first = ix.postingsListOffset(at: 0), span = max(1, ix.postingsListOffset(at: n - 1) - first)
         var bounds = [0]

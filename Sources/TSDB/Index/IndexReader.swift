@@ -152,7 +152,7 @@ public final class IndexReader: @unchecked Sendable {
     }
 
     /// Byte range of the label name of postings offset table entry `i`.
-    package func postingsNameRange(at i: Int) -> Range<Int> { postingsTable.nameRange(at: i, in: storage.raw) }
+    package func postingsNameRange(at i: Int) -> Range<Int> { postingsTable.nameRange(at: i) }
 
     // MARK: Series
 
@@ -343,13 +343,13 @@ public final class IndexReader: @unchecked Sendable {
     public func labelValueStats(_ name: String) -> (count: Int, bytes: Int) {
         guard let r = postingsTable.entries(for: name) else { return (0, 0) }
         var total = 0
-        for i in r { total += postingsTable.valueRange(at: i, in: storage.raw).count }
+        for i in r { total += postingsTable.valueRange(at: i).count }
         return (r.count, total)
     }
 
     /// Index range into the postings offset table for `name` (for callers that walk values).
     package func postingsEntries(for name: String) -> Range<Int>? { postingsTable.entries(for: name) }
-    package func postingsValueRange(at i: Int) -> Range<Int> { postingsTable.valueRange(at: i, in: storage.raw) }
+    package func postingsValueRange(at i: Int) -> Range<Int> { postingsTable.valueRange(at: i) }
     package func postingsListOffset(at i: Int) -> Int { Int(postingsTable.entries[i].offset) }
     package var postingsTableCount: Int { postingsTable.entries.count }
 

@@ -201,15 +201,15 @@ struct PostingsOffsetTable {
     func entries(for name: String) -> Range<Int>? { ranges[name] }
 
     @inline(__always)
-    func valueRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> { entries[i].valueRange }
+    func valueRange(at i: Int) -> Range<Int> { entries[i].valueRange }
 
     @inline(__always)
-    func nameRange(at i: Int, in b: UnsafeRawBufferPointer) -> Range<Int> { entries[i].nameRange }
+    func nameRange(at i: Int) -> Range<Int> { entries[i].nameRange }
 
-    func name(_ i: Int, in b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: b[nameRange(at: i, in: b)]) }
+    func name(_ i: Int, in b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: b[nameRange(at: i)]) }
 
     func value(at i: Int, in b: UnsafeRawBufferPointer) -> String {
-        String(decoding: UnsafeRawBufferPointer(rebasing: b[valueRange(at: i, in: b)]), as: UTF8.self)
+        String(decoding: UnsafeRawBufferPointer(rebasing: b[valueRange(at: i)]), as: UTF8.self)
     }
 
     /// Binary search (values are byte-wise sorted within a name).
@@ -222,10 +222,10 @@ struct PostingsOffsetTable {
             var hi = r.upperBound
             while lo < hi {
                 let mid = (lo + hi) / 2
-                let got = UnsafeRawBufferPointer(rebasing: b[valueRange(at: mid, in: b)])
+                let got = UnsafeRawBufferPointer(rebasing: b[valueRange(at: mid)])
                 if got.lexicographicallyPrecedes(want) { lo = mid + 1 } else { hi = mid }
             }
-            if lo < r.upperBound, UnsafeRawBufferPointer(rebasing: b[valueRange(at: lo, in: b)]).elementsEqual(want) {
+            if lo < r.upperBound, UnsafeRawBufferPointer(rebasing: b[valueRange(at: lo)]).elementsEqual(want) {
                 return lo
             }
             return nil
